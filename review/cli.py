@@ -1,0 +1,146 @@
+"""The command line: a thin shell over review.api (see README.md and ../shared/contract.md).
+
+    review check [--json] [--verbose] PATH...     exit 0: no error; 1: an error found; 2: an input unreadable
+    review rules [--markdown]                     the rule catalogue (docs/rules.md is generated from it)
+    review schema                                 the JSON schema of one result object
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Optional
+
+from review.api import check_paths
+from review.models import ReviewResult
+
+EXIT_OK, EXIT_ERRORS, EXIT_UNREADABLE = 0, 1, 2
+_SEV_ZH = {"error": "错误", "warning": "警告", "info": "提示"}
+_SEV_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+_TABLE_ZH = {"disclosure": "表二", "applications": "表三", "appeals": "表四"}
+
+
+def _dump(result: ReviewResult) -> dict:
+    return result.model_dump(mode="json")
+
+
+def _where(f) -> str:
+    parts = []
+    if f.table:
+        cells = "、".join("/".join(v for v in c.values()) for c in f.cells[:3])
+        parts.append(_TABLE_ZH.get(f.table, f.table) + (f" {cells}" if cells else "") + ("…" if len(f.cells) > 3 else ""))
+    if f.section:
+        parts.append(f"第{'一二三四五六'[f.section - 1]}部分")
+    if f.line:
+        parts.append(f"第 {f.line} 行")
+    return "；".join(parts)
+
+
+def _print_human(results: list[ReviewResult], verbose: bool) -> None:
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    for res in results:
+        console.rule(f"[bold]{res.source}")
+        if res.error:
+            console.print(f"[bold red]无法读取 / cannot read:[/] {res.error}")
+            continue
+        m = res.meta
+        console.print(f"机关：{m.agency or '（未写明）'}　年度：{m.year or '（未知）'}　格式：{m.format or '（未识别）'}年格式"
+                      f"　发布日期：{m.published or '（未找到）'}")
+        shown = [f for f in res.findings if verbose or f.status == "fail"]
+        hidden = len(res.findings) - len(shown)
+        for f in shown:
+            sev = "无法判断" if f.status == "not_assessable" else _SEV_ZH[f.severity.value]
+            where = _where(f)
+            console.print(f"[{_SEV_STYLE[f.severity.value]}]【{sev}】[/] [dim]{f.rule}[/]"
+                          + (f"  [dim]{where}[/]" if where else ""))
+            console.print(f"    {f.message}")
+        errors, warnings = len(res.errors), len(res.warnings)
+        tail = f"，另有 {hidden} 项无法判断或提示（加 --verbose 显示）" if hidden else ""
+        style = "bold red" if errors else ("yellow" if warnings else "green")
+        console.print(f"[{style}]错误 {errors} 项，警告 {warnings} 项[/]{tail}")
+
+
+def cmd_check(args) -> int:
+    results = []
+    for res in check_paths(args.paths):
+        results.append(res)
+        if res.error:
+            print(res.error, file=sys.stderr)
+    if args.json:
+        json.dump([_dump(r) for r in results], sys.stdout, ensure_ascii=False, indent=1)
+        sys.stdout.write("\n")
+    else:
+        _print_human(results, args.verbose)
+    if not results:
+        print("没有找到要审核的文件 / no report files found in the paths given", file=sys.stderr)
+        return EXIT_UNREADABLE
+    if any(r.error for r in results):
+        return EXIT_UNREADABLE
+    return EXIT_ERRORS if any(r.errors for r in results) else EXIT_OK
+
+
+def rules_markdown() -> str:
+    from review.rules import RULES_VERSION, catalogue
+
+    out = ["# 规则目录 / Rule catalogue", "",
+           f"Generated from the rule registry by `review rules --markdown` (rules version {RULES_VERSION}); "
+           "do not edit by hand.", "",
+           "| id | 级别 | 规则 | 依据 |", "|---|---|---|---|"]
+    rules = catalogue()
+    for r in rules:
+        out.append(f"| `{r.id}` | {_SEV_ZH[r.severity.value]} | {r.title} | {r.basis} |")
+    out.append("")
+    for r in rules:
+        out += [f"## `{r.id}` — {r.title}", "", f"- 级别 severity: {r.severity.value}", f"- 依据 basis: {r.basis}", "",
+                r.description or r.title, ""]
+    out.append("A check that needs a cell that is blank, not applicable, unreadable or inferred reports "
+               "`status: not_assessable` (severity info) instead of failing.")
+    return "\n".join(out) + "\n"
+
+
+def cmd_rules(args) -> int:
+    from review.rules import catalogue
+
+    if args.markdown:
+        sys.stdout.write(rules_markdown())
+    else:
+        for r in catalogue():
+            print(f"{r.id:28} {r.severity.value:8} {r.title}")
+    return EXIT_OK
+
+
+def cmd_schema(args) -> int:
+    json.dump(ReviewResult.model_json_schema(), sys.stdout, ensure_ascii=False, indent=1)
+    sys.stdout.write("\n")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="review", description="政府信息公开工作年度报告审核 / annual report review")
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("check", help="审核年报（不用大模型，不联网）/ deterministic review")
+    c.add_argument("paths", nargs="+", help="年报文件或文件夹（.txt .md .html .htm .pdf .docx）")
+    c.add_argument("--json", action="store_true", help="输出 JSON 数组（见 README 的 JSON 约定）")
+    c.add_argument("-v", "--verbose", action="store_true", help="也显示“无法判断”和提示")
+    c.set_defaults(func=cmd_check)
+    r = sub.add_parser("rules", help="规则目录 / list the rules")
+    r.add_argument("--markdown", action="store_true", help="输出 docs/rules.md 的内容")
+    r.set_defaults(func=cmd_rules)
+    s = sub.add_parser("schema", help="JSON schema of a result object")
+    s.set_defaults(func=cmd_schema)
+    return p
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

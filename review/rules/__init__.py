@@ -1,0 +1,29 @@
+"""The rule catalogue. `run(report)` applies every registered rule; `catalogue()` lists them."""
+from __future__ import annotations
+
+from typing import Optional
+
+from review.models import Finding, Report, RuleInfo
+from review.rules import meta, parts, tables, words  # noqa: F401  (registers the rules)
+from review.rules.base import REGISTRY, RULES_VERSION, Context, fingerprint
+
+_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+def run(report: Report, previous: Optional[Report] = None, only: Optional[set[str]] = None) -> list[Finding]:
+    ctx = Context(report=report, previous=previous)
+    out: list[Finding] = []
+    for r in REGISTRY.values():
+        if only and r.id not in only:
+            continue
+        out.extend(r.check(ctx))
+    # failures before "not assessable", then by severity, then by place in the report
+    out.sort(key=lambda f: (f.status != "fail", _ORDER[f.severity.value], f.line or 0))
+    return out
+
+
+def catalogue() -> list[RuleInfo]:
+    return [r.info() for r in REGISTRY.values()]
+
+
+__all__ = ["run", "catalogue", "REGISTRY", "RULES_VERSION", "fingerprint"]

@@ -1,0 +1,185 @@
+"""Rules on the three tables: identities, cell values and states, missing and extra rows."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from review.identities import Equation, appeal_equations, application_equations, holds
+from review.models import CellState, Evidence
+from review.rules.base import Context, Rule, evidence_of, fmt_value, num_text, rule
+
+TABLE_ZH = {"disclosure": "表二（主动公开）", "applications": "表三（依申请公开）", "appeals": "表四（复议诉讼）"}
+_NUMERIC = (CellState.number,)
+
+
+def _ref(table: str, key: tuple[str, str]) -> dict:
+    first = "row" if table == "applications" else "group"
+    return {first: key[0], "column": key[1]}
+
+
+def _side(eq_side, cells) -> str:
+    return " + ".join(f"{k[0]}={fmt_value(cells.get(k))}" for k in eq_side)
+
+
+def _identity_findings(r: Rule, table: str, eqs: list[Equation], cells: dict):
+    values = {k: c.value for k, c in cells.items() if c.state in _NUMERIC}
+    for eq in eqs:
+        if not any(k in cells for k in eq.cells):
+            continue  # the table or this part of it was not found: reported by table rules
+        ok = holds(eq, values)
+        if ok:
+            continue
+        refs = [_ref(table, k) for k in eq.cells]
+        ev = [evidence_of(cells[k], f"{k[0]}/{k[1]}") for k in eq.cells if k in cells]
+        line = next((cells[k].line for k in eq.cells if k in cells), None)
+        where = f"{TABLE_ZH[table]}“{eq.along}”"
+        if ok is None:
+            bad = [k for k in eq.cells if values.get(k) is None]
+            what = "、".join(f"{k[0]}/{k[1]}{fmt_value(cells.get(k))}" for k in bad[:4])
+            yield r.finding(f"{where}无法核对“{eq.title}”：{what}不是可用的数字。", key=f"{eq.along}",
+                            status="not_assessable", table=table, cells=refs, line=line, evidence=ev)
+        elif not ok:
+            lhs = sum(values[k] for k in eq.lhs)
+            rhs = sum(values[k] for k in eq.rhs)
+            right = f"{_side(eq.rhs, cells)}，合计" if len(eq.rhs) <= 7 else "各项合计"
+            yield r.finding(f"{where}不符合“{eq.title}”：{_side(eq.lhs, cells)}，合计 {num_text(lhs)}；"
+                            f"{right} {num_text(rhs)}，相差 {num_text(abs(lhs - rhs))}。",
+                            key=f"{eq.along}", table=table, cells=refs, line=line, evidence=ev)
+
+
+def _identity_rule(ident_id: str, table: str):
+    def check(r: Rule, ctx: Context):
+        t = ctx.template
+        if t is None:
+            return
+        eqs = application_equations(t) if table == "applications" else appeal_equations(t)
+        cells = ctx.applications() if table == "applications" else ctx.appeals()
+        yield from _identity_findings(r, table, [e for e in eqs if e.identity == ident_id], cells)
+    return check
+
+
+rule("applications-balance", "error", "表三各列：第一项加第二项之和等于第三项加第四项之和",
+     "年报格式 表三 勾稽关系（国办公开办函〔2019〕60号、〔2021〕30号）",
+     "每一列（自然人、各类法人或其他组织、总计）：本年新收 + 上年结转 = 本年度办理结果（七）总计 + 结转下年度继续办理。"
+     )(_identity_rule("applications-balance", "applications"))
+rule("applications-results-total", "error", "表三各列：（七）总计等于本年度办理结果各项之和",
+     "年报格式 表三（国办公开办函〔2019〕60号、〔2021〕30号）",
+     "每一列：（七）总计 = 予以公开 + 部分公开 + 不予公开各项 + 无法提供各项 + 不予处理各项 + 其他处理（各项）。"
+     )(_identity_rule("applications-results-total", "applications"))
+rule("applications-row-total", "error", "表三各行：总计等于各类申请人之和",
+     "年报格式 表三（国办公开办函〔2019〕60号、〔2021〕30号）",
+     "每一行：总计 = 自然人 + 商业企业 + 科研机构 + 社会公益组织 + 法律服务机构 + 其他。"
+     )(_identity_rule("applications-row-total", "applications"))
+rule("appeals-group-total", "error", "表四：结果维持、结果纠正、其他结果、尚未审结之和等于总计",
+     "年报格式 表四（国办公开办函〔2019〕60号、〔2021〕30号）",
+     "行政复议、未经复议直接起诉、复议后起诉三组，每组四项之和等于该组总计。"
+     )(_identity_rule("appeals-group-total", "appeals"))
+
+
+def _all_cells(ctx: Context):
+    for c in ctx.report.tables.disclosure:
+        yield "disclosure", {"item": c.item, "column": c.column}, c, c.item
+    for c in ctx.report.tables.applications:
+        yield "applications", {"row": c.row, "column": c.column}, c, c.row
+    for c in ctx.report.tables.appeals:
+        yield "appeals", {"group": c.group, "column": c.column}, c, c.group
+
+
+def _column_kind(ctx: Context, table: str, column: str) -> str:
+    t = ctx.template
+    if table != "disclosure" or t is None:
+        return "count"
+    return next((c.kind for b in t.disclosure.blocks for c in b.columns if c.name == column), "count")
+
+
+@rule("count-invalid", "error", "件数为非负整数，金额不为负数",
+      "年报格式 表二至表四（件数以“件”“个”计；本年增/减可为负数）")
+def count_invalid(r: Rule, ctx: Context):
+    """A count must be a whole number and not negative; 本年增/减 may be negative; amounts (万元) may have decimals."""
+    for table, ref, c, row in _all_cells(ctx):
+        if c.state != CellState.number:
+            continue
+        kind = _column_kind(ctx, table, c.column)
+        v = c.value
+        bad = None
+        if kind in ("count", "delta") and not float(v).is_integer():
+            bad = "件数应为整数"
+        elif kind in ("count", "amount") and v < 0:
+            bad = "不应为负数"
+        if bad:
+            yield r.finding(f"{TABLE_ZH[table]}“{row}/{c.column}”为 {c.raw or v}：{bad}。", key=f"{table}|{row}|{c.column}",
+                            table=table, cells=[ref], line=c.line, evidence=[evidence_of(c, f"{row}/{c.column}")])
+
+
+def _state_rule(state: CellState, describe: str, advice: str):
+    def check(r: Rule, ctx: Context):
+        rows = defaultdict(list)
+        for table, ref, c, row in _all_cells(ctx):
+            if c.state == state or (state == CellState.unreadable and c.state == CellState.inferred):
+                rows[(table, row)].append((ref, c))
+        for (table, row), found in rows.items():
+            cols = "、".join(c.column + (f"（推得 {c.value}）" if c.state == CellState.inferred else "") for _, c in found)
+            note = next((c.note for _, c in found if c.note), "")
+            yield r.finding(f"{TABLE_ZH[table]}“{row}”行的 {cols} {describe}{('：' + note) if note else ''}。{advice}",
+                            key=f"{table}|{row}", table=table, cells=[ref for ref, _ in found], line=found[0][1].line,
+                            evidence=[evidence_of(c, f"{row}/{c.column}") for _, c in found])
+    return check
+
+
+rule("cell-unreadable", "warning", "表格单元格无法识别", "《条例》第五十条（年报内容应准确）",
+     "原文数字少于列数、或单元格为乱码：该单元格报告为“无法识别”，依赖它的勾稽核对标记为“无法判断”，不报错误；"
+     "只有勾稽关系能唯一确定时才给出推得值，并标明“推得”。"
+     )(_state_rule(CellState.unreadable, "无法识别", "依赖这些单元格的核对无法判断，请对照原件核实。"))
+rule("cell-blank", "warning", "表格单元格空白（空白不等于0）", "年报格式：各项数据应填写，没有的填 0",
+     "空白单元格不按 0 计算；依赖它的核对标记为“无法判断”。"
+     )(_state_rule(CellState.blank, "为空白", "空白不等于 0，请机关补填（没有的应填 0）。"))
+rule("cell-na", "info", "表格单元格填写“/”“-”“无”等", "年报格式：各项数据应填写，没有的填 0",
+     "“/”“-”“无”等表示不适用，不按 0 计算；依赖它的核对标记为“无法判断”。"
+     )(_state_rule(CellState.na, "填写为不适用（如“/”“-”“无”）", "不按 0 计算；如确无数据，应填 0。"))
+
+
+@rule("table-missing", "error", "缺少年报格式规定的表格", "《条例》第五十条；年报格式 表二、表三、表四")
+def table_missing(r: Rule, ctx: Context):
+    """A report must contain the template's 表二 (主动公开), 表三 (依申请公开) and 表四 (复议诉讼)."""
+    tables = ctx.report.tables
+    for name in ("disclosure", "applications", "appeals"):
+        if not getattr(tables, name):
+            yield r.finding(f"未找到{TABLE_ZH[name]}，或其格式无法识别。请核对原件是否缺表、或表格为图片。",
+                            key=name, table=name)
+
+
+@rule("table-row-missing", "warning", "表格缺少年报格式规定的行", "年报格式 表二、表三（国办公开办函〔2019〕60号、〔2021〕30号）")
+def table_row_missing(r: Rule, ctx: Context):
+    """Every template row must be in the table, even when its values are 0."""
+    present = {"disclosure": bool(ctx.report.tables.disclosure), "applications": bool(ctx.report.tables.applications)}
+    for m in ctx.report.missing_rows:
+        table = m["table"]
+        if not present.get(table):
+            continue  # the whole table is missing: one finding from table-missing
+        if table == "disclosure":
+            yield r.finding(f"{TABLE_ZH[table]}{m['block']}缺少“{m['item']}”行。", key=f"{table}|{m['item']}",
+                            table=table, cells=[{"item": m["item"]}])
+        else:
+            yield r.finding(f"{TABLE_ZH[table]}缺少“{m['row']}”行。", key=f"{table}|{m['row']}", table=table,
+                            cells=[{"row": m["row"]}])
+
+
+@rule("table-row-extra", "info", "表二有年报格式之外的本地行（已保留并标注）", "年报格式 表二")
+def table_row_extra(r: Rule, ctx: Context):
+    """Local variants add rows to 表二 (e.g. 其他主动公开文件): they are kept, marked, and not checked."""
+    seen = set()
+    for c in ctx.report.tables.disclosure:
+        if c.extra and c.item not in seen:
+            seen.add(c.item)
+            yield r.finding(f"{TABLE_ZH['disclosure']}{c.block}有格式之外的行“{c.item[:30]}”，已保留，不参与核对。",
+                            key=c.item, table="disclosure", cells=[{"item": c.item}], line=c.line)
+
+
+@rule("table-label-variant", "info", "表二行名与年报格式不同", "年报格式 表二（2021年格式为“行政规范性文件”）")
+def table_label_variant(r: Rule, ctx: Context):
+    """A row written with an older or local name (规范性文件 in a 2021-format table) is read as the template row."""
+    seen = set()
+    for c in ctx.report.tables.disclosure:
+        if c.label and not c.extra and c.item not in seen and c.label.split("（")[0].split("(")[0] != c.item:
+            seen.add(c.item)
+            yield r.finding(f"{TABLE_ZH['disclosure']}行名写作“{c.label[:20]}”，按格式中的“{c.item}”读取。",
+                            key=c.item, table="disclosure", cells=[{"item": c.item}], line=c.line)
