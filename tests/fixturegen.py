@@ -281,6 +281,10 @@ def disclosure_rows(gold: dict) -> list[tuple[str, list[str], list[tuple[str, di
             if item not in placed and item not in missing and set(vals) <= set(columns):
                 rows.append((item, vals))
                 placed.add(item)
+        # A column no row of the block has is absent from the source table (seed 003's 第（八）项
+        # prints only 上一年项目数量): leave it out of the header too, as the source does.
+        if rows:
+            columns = [c for c in columns if any(c in vals for _, vals in rows)]
         out.append((title, columns, rows))
     unplaced = [item for item, _ in leftovers if item not in placed and item not in missing]
     if unplaced:

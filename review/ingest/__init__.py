@@ -1,0 +1,170 @@
+"""Ingest: a file (path or bytes) to a Document of numbered text lines and real tables.
+
+    load(source, name=None) -> Document
+
+Every failure is an IngestError with a Chinese and an English message naming the file, what went
+wrong and what to do; no library exception escapes.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import zipfile
+from io import BytesIO
+from pathlib import Path
+from typing import Callable, Union
+
+from review.models import Document, IngestError
+
+from . import docx, html, pdf, text
+from ._common import Parsed
+
+_READERS: dict[str, Callable[[bytes, str], Parsed]] = {
+    "txt": text.read,
+    "md": text.read,
+    "html": html.read,
+    "docx": docx.read,
+    "pdf": pdf.read,
+}
+_EXTENSIONS = {
+    ".txt": "txt", ".text": "txt", ".md": "md", ".markdown": "md",
+    ".html": "html", ".htm": "html", ".docx": "docx", ".pdf": "pdf",
+}
+_OLD_WORD = {".doc", ".wps", ".rtf"}
+_IMAGES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
+_IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"II*\x00", b"MM\x00*")
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0"
+
+
+def load(source: Union[str, os.PathLike, bytes], name: str | None = None) -> Document:
+    """Read a file into a Document. `source` is a path or the raw bytes; `name` is the name to
+    show (default: the path as given) and, with its extension, picks the reader."""
+    data, name = _read_source(source, name)
+    if not data:
+        raise IngestError(
+            "文件为空（0 字节）：请检查是否选错了文件",
+            "The file is empty (0 bytes): check that it is the right file",
+            source=name,
+        )
+    kind = _kind(data, name)
+    try:
+        parsed = _READERS[kind](data, name)
+    except IngestError:
+        raise
+    except Exception as exc:  # a library failed in a way the reader did not foresee
+        raise IngestError(
+            f"无法读取该 {kind} 文件（{type(exc).__name__}: {exc}）：文件可能已损坏，请重新导出后再提交",
+            f"Cannot read this {kind} file ({type(exc).__name__}: {exc}): "
+            "it may be corrupt, export it again",
+            source=name,
+        ) from exc
+    if not any(line.strip() for line in parsed.lines):
+        raise _no_text(kind, name)
+    return Document(
+        source=name,
+        sha256=hashlib.sha256(data).hexdigest(),
+        kind=kind,
+        lines=parsed.lines,
+        tables=parsed.tables,
+        grid_lines=parsed.grid_lines,
+        encoding=parsed.encoding,
+        pages=parsed.pages,
+    )
+
+
+def _read_source(source, name: str | None) -> tuple[bytes, str]:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source), name or "<bytes>"
+    name = name or str(source)
+    try:
+        return Path(source).read_bytes(), name
+    except FileNotFoundError:
+        raise IngestError(
+            "找不到文件：请检查路径是否正确", "File not found: check the path", source=name
+        ) from None
+    except IsADirectoryError:
+        raise IngestError(
+            "这是一个文件夹，不是文件：请选择报告文件",
+            "This is a folder, not a file: choose the report file",
+            source=name,
+        ) from None
+    except OSError as exc:
+        raise IngestError(
+            f"无法读取文件（{exc.strerror or exc}）：请检查文件权限",
+            f"Cannot read the file ({exc.strerror or exc}): check its permissions",
+            source=name,
+        ) from None
+
+
+def _kind(data: bytes, name: str) -> str:
+    """The reader for the file: a binary signature (PDF, DOCX) wins over the extension; a file
+    without an extension is sniffed as HTML or else read as text."""
+    ext = os.path.splitext(name)[1].lower()
+    sniffed = _sniff(data)
+    if sniffed in ("pdf", "docx"):
+        return sniffed
+    if ext in _EXTENSIONS:
+        return _EXTENSIONS[ext]
+    if ext in _OLD_WORD and sniffed == "html":  # web sites often serve HTML named .doc
+        return "html"
+    if not ext and sniffed in ("html", None):
+        return sniffed or "txt"
+    raise _unsupported(ext, sniffed, name)
+
+
+def _sniff(data: bytes) -> str | None:
+    if b"%PDF-" in data[:1024]:
+        return "pdf"
+    if data.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(BytesIO(data)) as package:
+                return "docx" if "word/document.xml" in package.namelist() else "zip"
+        except zipfile.BadZipFile:
+            return "zip"
+    if data.startswith(_OLE_MAGIC):
+        return "ole"
+    if data.startswith(_IMAGE_MAGIC):
+        return "image"
+    head = data[:65536].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith(b"<") and any(t in head for t in (b"<html", b"<body", b"<table", b"<p")):
+        return "html"
+    return None
+
+
+def _unsupported(ext: str, sniffed: str | None, name: str) -> IngestError:
+    if ext in _OLD_WORD or sniffed == "ole":
+        return IngestError(
+            f"不支持旧版 Word/WPS 文件（{ext or '.doc'}）："
+            "请用 Word 或 WPS 另存为 .docx 或 .pdf 后再提交",
+            f"Old Word/WPS files ({ext or '.doc'}) are not supported: "
+            "save it as .docx or .pdf in Word or WPS and try again",
+            source=name,
+        )
+    if ext in _IMAGES or sniffed == "image":
+        return IngestError(
+            "不支持图片文件：请先做文字识别（OCR），或提交带文字层的 PDF、.docx 或 .txt",
+            "Image files are not supported: run OCR on it first, "
+            "or submit a PDF with a text layer, a .docx or a .txt",
+            source=name,
+        )
+    return IngestError(
+        f"不支持的文件类型（{ext or '无扩展名'}）：请另存为 .docx、.pdf、.html 或 .txt 后再提交",
+        f"Unsupported file type ({ext or 'no extension'}): "
+        "save it as .docx, .pdf, .html or .txt and try again",
+        source=name,
+    )
+
+
+def _no_text(kind: str, name: str) -> IngestError:
+    if kind == "pdf":
+        return IngestError(
+            "PDF 中没有可提取的文字（可能是扫描件或图片）：请先做文字识别（OCR）再提交",
+            "The PDF has no text layer (probably scanned images): "
+            "run OCR on it first and try again",
+            source=name,
+        )
+    return IngestError(
+        "文件中没有文字内容：请检查是否选错了文件",
+        "The file has no text in it: check that it is the right file",
+        source=name,
+    )

@@ -1,0 +1,241 @@
+"""PDF (pdfplumber): ruled tables become expanded grids, the text around them becomes lines in
+reading order; wrapped paragraph lines are reflowed and tables split across pages are rejoined."""
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, replace
+from typing import Optional, Union
+
+import pdfplumber
+from pdfminer.pdfdocument import PDFEncryptionError
+
+from review.models import IngestError
+
+from ._common import Parsed, Placed, clean, make_grid, wrap_glue
+
+# A bare page number: "3", "- 3 -", "第 3 页", "第3页 共9页", "3/9", "Page 3 of 9".
+_PAGE_NUMBER = re.compile(
+    r"[-—–－]?\s*\d{1,4}\s*[-—–－]?|第\s*\d+\s*页(\s*[,，/]?\s*共\s*\d+\s*页)?|\d+\s*/\s*\d+"
+    r"|page\s*\d+(\s*of\s*\d+)?",
+    re.I,
+)
+_FURNITURE_ZONE = 0.12  # page numbers sit in the top or bottom 12% of the page
+# A line that starts a heading or a list item never continues the line before it.
+_NEW_ITEM = re.compile(
+    r"\s*(?:[一二三四五六七八九十百]+[、.．]|[（(][一二三四五六七八九十百\d]+[）)]"
+    r"|\d+[.．、](?!\d)|第[一二三四五六七八九十百\d]+[章节条部分项]|[一二三四五六七八九十]+是"
+    r"|[●■◆▲•·*]|附件|注[:：])"
+)
+_NUMBER = re.compile(r"[-+]?\d[\d,.，]*\s*(%|件|条|个|项|次|人|元|万元|亿元)?")
+# A line ending in two space-separated numbers is a row of an unruled table, not prose.
+_ROW_END = re.compile(r"[-+]?\d[\d,.]*%?\s+[-+]?\d[\d,.]*%?$")
+_EPS = 1.0  # points: tolerance when matching cell edges to grid lines
+
+
+@dataclass
+class _Line:
+    text: str
+    x0: float
+    x1: float
+    top: float
+    size: float  # the line's height, roughly the font size
+    width: float  # the page's width: margins are measured per page size
+
+
+@dataclass
+class _Table:
+    rows: list[list[str]]
+    spans: list[list[bool]]
+    page: int
+    last_page: int
+    top: float
+
+
+_Element = Union[_Line, _Table]
+
+
+def read(data: bytes, name: str) -> Parsed:
+    try:
+        pdf = pdfplumber.open(io.BytesIO(data))
+    except Exception as exc:
+        raise _open_error(exc, name) from exc
+    with pdf:
+        try:
+            pages = [_read_page(page, number) for number, page in enumerate(pdf.pages, 1)]
+        except Exception as exc:
+            raise _open_error(exc, name) from exc
+        out = Parsed(pages=len(pdf.pages))
+    for element in _reflow(_join_split_tables(pages)):
+        if isinstance(element, _Line):
+            out.add_line(element.text)
+        else:
+            out.add_grid(element.rows, element.spans, element.page)
+    return out
+
+
+def _open_error(exc: Exception, name: str) -> IngestError:
+    """Encrypted or corrupt: pdfplumber wraps pdfminer's exception, so look at the cause."""
+    cause = exc.__cause__ or (exc.args[0] if exc.args and isinstance(exc.args[0], Exception) else exc)
+    if isinstance(cause, PDFEncryptionError):
+        return IngestError(
+            "PDF 文件已加密（需要密码）：请解除密码保护后再提交",
+            "The PDF is encrypted (password protected): remove the password and try again",
+            source=name,
+        )
+    return IngestError(
+        f"PDF 文件已损坏或不是有效的 PDF（{type(cause).__name__}）：请重新导出或下载原文件",
+        f"The PDF is corrupt or not a valid PDF ({type(cause).__name__}): export or download it again",
+        source=name,
+    )
+
+
+# --------------------------------------------------------------------------- one page
+
+def _read_page(page, number: int) -> list[_Element]:
+    """The page's tables and text lines, sorted top to bottom, bare page numbers dropped."""
+    page = page.dedupe_chars()
+    found = [(t.bbox, _expand(t)) for t in page.find_tables()]
+    tables = [(bbox, grid) for bbox, grid in found if grid]
+    boxes = [bbox for bbox, _ in tables]
+
+    def outside_tables(obj) -> bool:
+        if obj.get("object_type") != "char":
+            return True
+        cx, cy = (obj["x0"] + obj["x1"]) / 2, (obj["top"] + obj["bottom"]) / 2
+        return not any(x0 <= cx <= x1 and top <= cy <= bottom for x0, top, x1, bottom in boxes)
+
+    text_page = page.filter(outside_tables) if boxes else page
+    elements: list[_Element] = [
+        _Table(rows, spans, number, number, bbox[1]) for bbox, (rows, spans) in tables
+    ]
+    for line in text_page.extract_text_lines(return_chars=False):
+        if not _is_page_number(line, page.height):
+            elements.append(_Line(line["text"], line["x0"], line["x1"], line["top"],
+                                  line["bottom"] - line["top"], round(page.width)))
+    return sorted(elements, key=lambda e: e.top)
+
+
+def _is_page_number(line: dict, height: float) -> bool:
+    zone = height * _FURNITURE_ZONE
+    in_margin = line["bottom"] < zone or line["top"] > height - zone
+    return in_margin and _PAGE_NUMBER.fullmatch(line["text"].strip()) is not None
+
+
+def _expand(table) -> Optional[tuple[list[list[str]], list[list[bool]]]]:
+    """The table as a full grid. pdfplumber gives a merged cell once (None elsewhere); its bbox
+    says exactly which grid rows and columns it covers. A one-cell box (a frame) is no table."""
+    cells = table.cells
+    if len(cells) < 2:
+        return None
+    xs = sorted({cell[0] for cell in cells})
+    ys = sorted({cell[1] for cell in cells})
+    texts = table.extract()  # rows follow ys and columns follow xs
+    placed: list[Placed] = []
+    for x0, top, x1, bottom in cells:
+        r, c = ys.index(top), xs.index(x0)
+        n_r = sum(1 for y in ys if top <= y < bottom - _EPS)
+        n_c = sum(1 for x in xs if x0 <= x < x1 - _EPS)
+        placed.append((r, c, n_r, n_c, clean(texts[r][c] or "", wrapped=True)))
+    rows, spans = make_grid(placed, len(ys), len(xs))
+    return (rows, spans) if any(any(row) for row in rows) else None
+
+
+# --------------------------------------------------------------------------- across pages
+
+def _join_split_tables(pages: list[list[_Element]]) -> list[_Element]:
+    """Flatten the pages; a table that opens a page and has as many columns as the table that
+    closed the previous page is its continuation: one grid."""
+    stream: list[_Element] = []
+    for elements in pages:
+        for i, element in enumerate(elements):
+            prev = stream[-1] if stream else None
+            if (i == 0 and isinstance(element, _Table) and isinstance(prev, _Table)
+                    and prev.last_page == element.page - 1
+                    and len(prev.rows[0]) == len(element.rows[0])):
+                _append_rows(prev, element)
+            else:
+                stream.append(element)
+    return stream
+
+
+def _append_rows(table: _Table, more: _Table) -> None:
+    repeated = _repeated_header(table.rows, more.rows)
+    rows, spans = more.rows[repeated:], more.spans[repeated:]
+    if _is_split_row(table.rows[-1], rows[0]):
+        table.rows[-1] = [
+            clean(a + "\n" + b, wrapped=True) if b and origin else a
+            for a, b, origin in zip(table.rows[-1], rows[0], spans[0])
+        ]
+        rows, spans = rows[1:], spans[1:]
+    table.rows += rows
+    table.spans += spans
+    table.last_page = more.page
+
+
+def _repeated_header(rows: list[list[str]], continued: list[list[str]]) -> int:
+    """How many top rows of `continued` repeat the first rows of `rows` (a header the writer
+    repeats on every page); at least one row is left."""
+    count, limit = 0, min(len(continued) - 1, len(rows))
+    while count < limit and continued[count] == rows[count]:
+        count += 1
+    return count
+
+
+def _is_split_row(last: list[str], first: list[str]) -> bool:
+    """A row cut in two by the page break: the continuation's first row has an empty label cell,
+    does not start a new numbered item, and the number cells are filled in only one of the halves."""
+    numbered = [c for c in range(len(first)) if _is_number(last[c]) or _is_number(first[c])]
+    labels = [text for text in first if text and not _is_number(text)]
+    return (
+        first[0] == ""
+        and bool(numbered)
+        and not (labels and _NEW_ITEM.match(labels[0]))
+        and (all(first[c] == "" for c in numbered) or all(last[c] == "" for c in numbered))
+    )
+
+
+def _is_number(text: str) -> bool:
+    return _NUMBER.fullmatch(text) is not None
+
+
+# --------------------------------------------------------------------------- reflow
+
+def _reflow(stream: list[_Element]) -> list[_Element]:
+    """Join a line wrapped at the right margin with the line that continues it."""
+    margins = _margins([e for e in stream if isinstance(e, _Line)])
+    out: list[_Element] = []
+    for element in stream:
+        prev = out[-1] if out else None
+        if isinstance(prev, _Line) and isinstance(element, _Line) and _continues(prev, element, margins):
+            text = prev.text + wrap_glue(prev.text[-1], element.text[0]) + element.text
+            out[-1] = replace(element, text=text, x0=prev.x0)
+        else:
+            out.append(element)
+    return out
+
+
+def _margins(lines: list[_Line]) -> dict[float, tuple[float, float]]:
+    """The text column's (left, right) edges per page width: the extreme x of the text lines."""
+    margins: dict[float, tuple[float, float]] = {}
+    for line in lines:
+        left, right = margins.get(line.width, (line.x0, line.x1))
+        margins[line.width] = (min(left, line.x0), max(right, line.x1))
+    return margins
+
+
+def _continues(a: _Line, b: _Line, margins: dict[float, tuple[float, float]]) -> bool:
+    """`a` runs to the right margin (within 10% of the column width) from the left margin (a
+    paragraph indent allowed), `b` starts flush left and does not open a heading or item, and
+    neither is a row of an unruled table."""
+    if a.width != b.width:
+        return False
+    left, right = margins[a.width]
+    return (
+        a.x1 >= right - 0.1 * (right - left)
+        and a.x0 <= left + 3 * a.size
+        and b.x0 <= left + 0.8 * b.size
+        and not _NEW_ITEM.match(b.text)
+        and not _ROW_END.search(a.text)
+        and not _ROW_END.search(b.text)
+    )
