@@ -40,12 +40,12 @@ def failed(source: str, error: IngestError) -> ReviewResult:
 
 
 def expand(paths: Iterable[Union[str, os.PathLike]]) -> Iterator[str]:
-    """Files as given; folders give their supported files, sorted."""
+    """Files as given; folders give their supported files, sorted (a folder's README is not a report)."""
     for p in paths:
         path = Path(p)
         if path.is_dir():
             for f in sorted(path.rglob("*")):
-                if f.is_file() and f.suffix.lower() in SUPPORTED:
+                if f.is_file() and f.suffix.lower() in SUPPORTED and not f.name.upper().startswith("README"):
                     yield str(f)
         else:
             yield str(p)

@@ -24,11 +24,21 @@ def _dump(result: ReviewResult) -> dict:
     return result.model_dump(mode="json")
 
 
+def _cells_text(cells: list[dict]) -> str:
+    """“ 自然人列” when all cells share a column, “ 三.一行” when they share a row, else the first few."""
+    if len(cells) > 1:
+        for key, suffix in (("column", "列"), ("row", "行"), ("group", "")):
+            values = {c.get(key) for c in cells}
+            if len(values) == 1 and None not in values:
+                return f" {values.pop()}{suffix}"
+    shown = "、".join("/".join(c.values()) for c in cells[:3])
+    return (f" {shown}" if shown else "") + ("…" if len(cells) > 3 else "")
+
+
 def _where(f) -> str:
     parts = []
     if f.table:
-        cells = "、".join("/".join(v for v in c.values()) for c in f.cells[:3])
-        parts.append(_TABLE_ZH.get(f.table, f.table) + (f" {cells}" if cells else "") + ("…" if len(f.cells) > 3 else ""))
+        parts.append(_TABLE_ZH.get(f.table, f.table) + _cells_text(f.cells))
     if f.section:
         parts.append(f"第{'一二三四五六'[f.section - 1]}部分")
     if f.line:

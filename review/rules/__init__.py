@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Optional
 
 from review.models import Finding, Report, RuleInfo
-from review.rules import meta, parts, tables, words  # noqa: F401  (registers the rules)
+from review.rules import tables, words, parts, meta  # noqa: F401,I001  (registers the rules, in catalogue order)
 from review.rules.base import REGISTRY, RULES_VERSION, Context, fingerprint
 
 _ORDER = {"error": 0, "warning": 1, "info": 2}

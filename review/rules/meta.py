@@ -11,7 +11,8 @@ from review.text import norm
 
 _REGION = re.compile(r"[\u4e00-\u9fff](省|市|区|县|州|旗|盟|镇|乡|街道|自治区|特别行政区)")
 _NATIONAL = ("国家", "中国", "中华人民共和国", "国务院", "全国")
-_BODY_YEAR_NOTE = re.compile(r"本年[^。；]{0,16}?\(指(20\d{2})年")
+# Column labels the 2019 template glosses with a year: "上一年项目数量（指 2019 年事项数）", "处理决定数量（指 2020 年办件量）"
+_YEAR_NOTE = re.compile(r"(上一年[^()。；]{0,8}|本年[^()。；]{0,8}|处理决定数量|采购项目数量|采购总金额)\(指(20\d{2})年")
 
 
 @rule("title-agency", "warning", "标题应写明发布机关全称（含地区）", "年报格式：标题写明机关名称和年度")
@@ -43,13 +44,13 @@ def year_consistency(r: Rule, ctx: Context):
         yield r.finding(f"统计期限“{m.period}”的年度 {m.period_year} 与年报年度 {m.year} 不一致。", key="period",
                         evidence=[Evidence(ref="meta.year", value=m.year), Evidence(ref="meta.period", value=m.period)])
     for i, line in enumerate(ctx.report.lines, 1):
-        if "本年" not in line or "指" not in line:
+        if "指" not in line:
             continue
-        for y in _BODY_YEAR_NOTE.findall(norm(line)):
-            if int(y) != m.year:
-                yield r.finding(f"第 {i} 行把 {y} 年称为“本年”，与年报年度 {m.year} 不一致。", key=f"body|{y}",
-                                line=i, severity="warning")
-                break
+        for label, y in _YEAR_NOTE.findall(norm(line)):
+            want = m.year - 1 if label.startswith("上一年") else m.year
+            if int(y) != want:
+                yield r.finding(f"第 {i} 行“{label}”注明指 {y} 年，而 {m.year} 年度年报中应指 {want} 年。",
+                                key=f"note|{label}|{y}", line=i, severity="warning")
 
 
 @rule("format-year", "error", "年报格式应与年度相符：2021年及以后用2021年格式", "国办公开办函〔2021〕30号")
