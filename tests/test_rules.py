@@ -188,6 +188,10 @@ def test_title_agency():
     region = fired(check(FIX / S004), "title-agency")
     assert len(region) == 1 and "区行政审批局" in region[0].message
     assert len(fired(check(FIX / S003), "title-agency")) == 1
+    res = review_text(edit(S000, "东西湖区行政审批局 2020 年政府 信息公开工作年度报告", "东西湖区行政审批局政府信息公开工作年度报告"))
+    got = fired(res, "title-agency")
+    assert [f.fingerprint for f in got] and "没有写明年度" in got[0].message
+    assert res.meta.agency == "东西湖区行政审批局" and res.meta.year == 2020 and res.meta.year_source == "period"
 
 
 def test_year_consistency():

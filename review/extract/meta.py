@@ -12,6 +12,8 @@ _CN_SMALL = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 
 _YEAR = r"(?:19|20)\d{2}|[〇零一二三四五六七八九]{4}"
 _TITLE = re.compile(
     rf"^(?:关于)?(?P<agency>[\u4e00-\u9fff()·]{{2,40}}?)(?P<year>{_YEAR})年度?(?:的)?(?:政府)?信息公开(?:工作)?(?:年度)?(?:报告|年报)")
+# A title that names no year: "XX局政府信息公开工作年度报告"
+_TITLE_NO_YEAR = re.compile(r"^(?:关于)?(?P<agency>[\u4e00-\u9fff()·]{2,40}?)(?:政府)?信息公开(?:工作)?年度报告$")
 _DATE = re.compile(rf"(?P<y>{_YEAR})(?:年|[-/.])(?P<m>\d{{1,2}}|[一二三四五六七八九十]{{1,2}})(?:月|[-/.])"
                    rf"(?P<d>\d{{1,2}}|[一二三四五六七八九十]{{1,3}})日?")
 _PUB_LABEL = re.compile(r"(?:发布日期|发布时间|成文日期|发文日期|公开日期|时间)[:：]\|?")
@@ -62,7 +64,7 @@ def find_title(lines: list[str], limit: int) -> tuple[Optional[str], Optional[in
         for text in options:
             if len(text) > 60:
                 continue
-            m = _TITLE.match(text)
+            m = _TITLE.match(text) or _TITLE_NO_YEAR.match(text)
             if m:
                 return text, i, m
     return None, None, None
@@ -91,7 +93,8 @@ def extract_meta(lines: list[str], sections: list[Section], fmt: Optional[str]) 
         agency = re.sub(r"(关于|的)$", "", m.group("agency"))
         meta.agency = agency or None
         meta.agency_source = "title" if agency else None
-        meta.year, meta.year_source = _year(m.group("year")), "title"
+        if "year" in m.groupdict():
+            meta.year, meta.year_source = _year(m.group("year")), "title"
 
     head = "".join(norm(l) for l in lines[: max(first - 1, 0)])
     pub = _PUB_LABEL.search(head)

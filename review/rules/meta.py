@@ -25,6 +25,8 @@ def title_agency(r: Rule, ctx: Context):
         yield r.finding(f"未找到年报标题，标题应写明发布机关和年度{who}。", key="no-title",
                         evidence=[Evidence(ref="meta.agency", value=m.agency)])
         return
+    if m.year_source != "title":
+        yield r.finding(f"标题“{m.title}”没有写明年度。", key="no-year", line=m.title_line)
     agency = m.agency or ""
     if not agency:
         yield r.finding(f"标题“{m.title}”没有写明发布机关。", key="no-agency", line=m.title_line)
