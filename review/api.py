@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Optional, Union
 
 from review.extract import extract
+from review.history import History, find_prior
 from review.ingest import load
 from review.models import Document, IngestError, Meta, Report, ReviewResult
 from review.rules import RULES_VERSION, run
@@ -20,17 +21,20 @@ Source = Union[str, os.PathLike, bytes]
 SUPPORTED = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
 
 
-def review_document(doc: Document, previous: Optional[Report] = None) -> tuple[Report, ReviewResult]:
+def review_document(doc: Document, history: Optional[History] = None) -> tuple[Report, ReviewResult]:
+    """Extract and check one document; cross-year rules use `history` (a Store or FolderHistory) if given."""
     report = extract(doc)
-    findings = run(report, previous=previous)
+    previous, prior = find_prior(history, report.meta, doc.sha256)
+    findings = run(report, previous=previous, prior=prior, history=history is not None)
     result = ReviewResult(source=doc.source, sha256=doc.sha256, meta=report.meta, sections=report.sections,
                           tables=report.tables, findings=findings, rules_version=RULES_VERSION)
     return report, result
 
 
-def check(source: Source, name: Optional[str] = None) -> ReviewResult:
-    """Review one report. Raises IngestError (Chinese and English message) if it cannot be read."""
-    return review_document(load(source, name))[1]
+def check(source: Source, name: Optional[str] = None, history: Optional[History] = None) -> ReviewResult:
+    """Review one report. Raises IngestError (Chinese and English message) if it cannot be read.
+    `history`: where to find the agency's earlier reports for the cross-year rules (a Store, a FolderHistory)."""
+    return review_document(load(source, name), history)[1]
 
 
 def failed(source: str, error: IngestError) -> ReviewResult:
@@ -51,10 +55,10 @@ def expand(paths: Iterable[Union[str, os.PathLike]]) -> Iterator[str]:
             yield str(p)
 
 
-def check_paths(paths: Iterable[Union[str, os.PathLike]]) -> Iterator[ReviewResult]:
+def check_paths(paths: Iterable[Union[str, os.PathLike]], history: Optional[History] = None) -> Iterator[ReviewResult]:
     """Review each file in order; a file that cannot be read gives a result with `error` set."""
     for p in expand(paths):
         try:
-            yield check(p)
+            yield check(p, history=history)
         except IngestError as e:
             yield failed(p, e)

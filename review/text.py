@@ -50,6 +50,8 @@ def parse_number(raw: str) -> Optional[Num]:
     """The number a cell states, or None if it is not exactly one number."""
     if raw.isdigit() and raw.isascii():
         return Num(int(raw), None, raw)
+    if len(raw) > 40 or not any(c.isdigit() for c in raw):
+        return None
     s = unicodedata.normalize("NFKC", raw).translate(_EXTRA).strip().replace("\xa0", " ")
     if not s:
         return None

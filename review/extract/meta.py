@@ -18,7 +18,7 @@ _DATE = re.compile(rf"(?P<y>{_YEAR})(?:年|[-/.])(?P<m>\d{{1,2}}|[一二三四�
                    rf"(?P<d>\d{{1,2}}|[一二三四五六七八九十]{{1,3}})日?")
 _PUB_LABEL = re.compile(r"(?:发布日期|发布时间|成文日期|发文日期|公开日期|时间)[:：]\|?")
 _SOURCE = re.compile(r"来源[:：]\|?(?P<agency>[\u4e00-\u9fff()]{2,30}?)(?:\||$|发布|时间|日期)")
-_PERIOD = re.compile(r"统计(?:期限|期|时限|周期|时间|区间)(?:为|是|:)?(?P<y>\d{4})年(?P<m>\d{1,2})月(?P<d>\d{1,2})日(?:起)?"
+_PERIOD = re.compile(r"统计(?:期限|期|时限|周期|时间|区间)(?:为|是|:|自|从)*(?P<y>\d{4})年(?P<m>\d{1,2})月(?P<d>\d{1,2})日(?:起)?"
                      r"(?:至|到|-)(?:(?P<y2>\d{4})年)?(?P<m2>\d{1,2})月(?P<d2>\d{1,2})日")
 _AGENCY_END = re.compile(r"(局|委员会|委|办公室|办|政府|中心|院|署|厅|管委会|部|会|所|站|处|队)$")
 _GOV = re.compile(r"(人民政府|政府办公室|政府办公厅|管委会|管理委员会|综合实验区|新区|开发区|高新区|经开区)$"
@@ -74,7 +74,7 @@ def _signature(lines: list[str], after: int) -> tuple[Optional[str], Optional[st
     """The agency and date under the signature: a short agency line followed by a date line."""
     agency = date = None
     date_line = None
-    tail = [(i, norm(l).strip("|")) for i, l in enumerate(lines, 1) if i > after and l.strip()]
+    tail = [(i, norm(l).strip("|")) for i, l in enumerate(lines, 1) if i > after and l.strip() and len(l) < 80]
     for k, (i, n) in enumerate(tail):
         if len(n) <= 20 and _DATE.fullmatch(n) and parse_date(n):
             date, date_line = parse_date(n), i
@@ -112,8 +112,8 @@ def extract_meta(lines: list[str], sections: list[Section], fmt: Optional[str]) 
         meta.agency = src.group("agency") if src else sig_agency
         meta.agency_source = "来源" if src else ("signature" if sig_agency else None)
 
-    whole = norm("\n".join(lines))
-    per = _PERIOD.search(whole)
+    opening = lines[: sections[1].line if len(sections) > 1 else 60]
+    per = next((m for m in (_PERIOD.search(norm(l)) for l in opening if "统计" in l) if m), None)
     if per:
         meta.period = per.group(0)
         meta.period_year = int(per.group("y"))

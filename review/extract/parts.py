@@ -29,7 +29,7 @@ def candidates(lines: list[str], table_lines: set[int]) -> list[Candidate]:
     out = []
     ps = parts()
     for i, raw in enumerate(lines, 1):
-        if i in table_lines or "\t" in raw.strip():
+        if i in table_lines or "\t" in raw.strip() or len(raw) > 90:
             continue
         n = _clean(raw)
         if not (3 <= len(n) <= 45):
@@ -67,7 +67,9 @@ def find_sections(lines: list[str], table_lines: set[int]) -> list[Section]:
     out = []
     for k, c in enumerate(chosen):
         end = chosen[k + 1].line - 1 if k + 1 < len(chosen) else len(lines)
-        text = "\n".join(l for l in lines[c.line:end] if l.strip())
+        # the part's words: its lines outside the tables
+        text = "\n".join(l.strip() for i, l in enumerate(lines[c.line:end], c.line + 1)
+                         if l.strip() and i not in table_lines)
         out.append(Section(number=c.number, title=titles[c.number], heading=c.title, line=c.line, end_line=end,
                            text=text))
     return out

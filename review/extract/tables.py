@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -128,14 +129,21 @@ def _place_by_position(r: RowRead, ref: Optional[tuple[int, ...]]) -> Optional[l
 
 # ----------------------------------------------------------------------------- format
 
+@lru_cache(maxsize=None)
+def _markers(fmt: str) -> re.Pattern:
+    from review.templates import template
+    return re.compile("|".join(re.escape(m) for m in template(fmt).markers))
+
+
 def detect_format(toks: list[Tok]) -> Optional[str]:
+    """The template whose column labels (and 2021's 六 sub-rows) the report's cells name most often."""
     score = {t.format: 0 for t in templates()}
     for tok in toks:
         if tok.kind != "text" or len(tok.n) > 80:
             continue
-        for t in templates():
-            if any(m in tok.n for m in t.markers):
-                score[t.format] += 1
+        for fmt in score:
+            if _markers(fmt).search(tok.n):
+                score[fmt] += 1
     best = max(score, key=score.get)
     if score[best] == 0:
         return None

@@ -40,9 +40,14 @@ class Tok:
         return self.kind == "text" and len(self.n) <= 80 and "。" not in self.n
 
 
+_LONG = 120  # a cell longer than this is prose: never a number, never a row label
+
+
 def _kind(text: str) -> tuple[str, Optional[Num]]:
     if not text:
         return "blank", None
+    if len(text) > _LONG:
+        return "text", None
     num = parse_number(text)
     if num is not None:
         return "num", num
@@ -95,5 +100,6 @@ def tokenize(doc: Document) -> list[Tok]:
                 kind, num = _kind(piece)
                 if kind == "blank" and not multi:
                     continue
-                toks.append(Tok(piece, norm(piece), i, c if multi else None, grid, num, kind))
+                n = norm(piece) if len(piece) <= _LONG else piece  # prose: matched against nothing
+                toks.append(Tok(piece, n, i, c if multi else None, grid, num, kind))
     return toks

@@ -3,15 +3,18 @@ from __future__ import annotations
 
 from typing import Optional
 
-from review.models import Finding, Report, RuleInfo
-from review.rules import tables, words, parts, meta  # noqa: F401,I001  (registers the rules, in catalogue order)
+from review.models import Finding, Report, ReviewResult, RuleInfo
+from review.rules import tables, words, parts, meta, crossyear  # noqa: F401,I001  (registers the rules, in order)
 from review.rules.base import REGISTRY, RULES_VERSION, Context, fingerprint
 
 _ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
-def run(report: Report, previous: Optional[Report] = None, only: Optional[set[str]] = None) -> list[Finding]:
-    ctx = Context(report=report, previous=previous)
+def run(report: Report, previous: Optional[ReviewResult] = None, prior: Optional[ReviewResult] = None,
+        history: bool = False, only: Optional[set[str]] = None) -> list[Finding]:
+    """All rules on `report`. `previous`: the same agency's report for the year before; `prior`: its latest
+    earlier report; `history`: whether a store or folder was consulted for them (else cross-year rules say so)."""
+    ctx = Context(report=report, previous=previous, prior=prior or previous, history=history)
     out: list[Finding] = []
     for r in REGISTRY.values():
         if only and r.id not in only:

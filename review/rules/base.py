@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
 from review.models import (AppealCell, ApplicationCell, Cell, CellState, DisclosureCell, Evidence, Finding, Report,
-                           RuleInfo, Severity)
+                           ReviewResult, RuleInfo, Severity)
 from review.templates import Template, template
 
 # Bump when a rule changes what it finds: batch runs redo reports reviewed under another version.
@@ -17,7 +17,11 @@ RULES_VERSION = "1"
 @dataclass
 class Context:
     report: Report
-    previous: Optional[Report] = None  # last year's report of the same agency, for cross-year rules
+    # For cross-year rules: the same agency's report for the year before (`previous`), and its latest
+    # earlier report of any year (`prior`: for repetition, which needs no adjacent year). None: not available.
+    previous: Optional[ReviewResult] = None
+    prior: Optional[ReviewResult] = None
+    history: bool = False  # whether any history (a store or a folder) was consulted
     _index: dict = field(default_factory=dict)
 
     @property

@@ -46,7 +46,7 @@ def year_consistency(r: Rule, ctx: Context):
         yield r.finding(f"统计期限“{m.period}”的年度 {m.period_year} 与年报年度 {m.year} 不一致。", key="period",
                         evidence=[Evidence(ref="meta.year", value=m.year), Evidence(ref="meta.period", value=m.period)])
     for i, line in enumerate(ctx.report.lines, 1):
-        if "指" not in line:
+        if "指" not in line or "年" not in line:
             continue
         for label, y in _YEAR_NOTE.findall(norm(line)):
             want = m.year - 1 if label.startswith("上一年") else m.year

@@ -2,18 +2,19 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import lru_cache
 
 from review.identities import Equation, appeal_equations, application_equations, holds
 from review.models import CellState, Evidence
+from review.templates import template
 from review.rules.base import Context, Rule, evidence_of, fmt_value, num_text, rule
 
 TABLE_ZH = {"disclosure": "表二（主动公开）", "applications": "表三（依申请公开）", "appeals": "表四（复议诉讼）"}
 _NUMERIC = (CellState.number,)
 
 
-def _ref(table: str, key: tuple[str, str]) -> dict:
-    first = "row" if table == "applications" else "group"
-    return {first: key[0], "column": key[1]}
+def _key_ref(table: str, key: tuple[str, str]) -> dict:
+    return {_ROW_FIELD[table]: key[0], "column": key[1]}
 
 
 def _side(eq_side, cells) -> str:
@@ -28,7 +29,7 @@ def _identity_findings(r: Rule, table: str, eqs: list[Equation], cells: dict):
         ok = holds(eq, values)
         if ok:
             continue
-        refs = [_ref(table, k) for k in eq.cells]
+        refs = [_key_ref(table, k) for k in eq.cells]
         ev = [evidence_of(cells[k], f"{k[0]}/{k[1]}") for k in eq.cells if k in cells]
         line = next((cells[k].line for k in eq.cells if k in cells), None)
         where = f"{TABLE_ZH[table]}“{eq.along}”"
@@ -75,27 +76,38 @@ rule("appeals-group-total", "error", "表四：结果维持、结果纠正、其
      )(_identity_rule("appeals-group-total", "appeals"))
 
 
+_ROW_FIELD = {"disclosure": "item", "applications": "row", "appeals": "group"}
+
+
 def _all_cells(ctx: Context):
-    for c in ctx.report.tables.disclosure:
-        yield "disclosure", {"item": c.item, "column": c.column}, c, c.item
-    for c in ctx.report.tables.applications:
-        yield "applications", {"row": c.row, "column": c.column}, c, c.row
-    for c in ctx.report.tables.appeals:
-        yield "appeals", {"group": c.group, "column": c.column}, c, c.group
+    """(table, cell, its row/item/group) for every cell of the three tables."""
+    t = ctx.report.tables
+    for table, cells in (("disclosure", t.disclosure), ("applications", t.applications), ("appeals", t.appeals)):
+        field = _ROW_FIELD[table]
+        for c in cells:
+            yield table, c, getattr(c, field)
+
+
+def _ref(table: str, c, row: str) -> dict:
+    return {_ROW_FIELD[table]: row, "column": c.column}
+
+
+@lru_cache(maxsize=None)
+def _column_kinds(fmt: str) -> dict[str, str]:
+    return {c.name: c.kind for b in template(fmt).disclosure.blocks for c in b.columns}
 
 
 def _column_kind(ctx: Context, table: str, column: str) -> str:
-    t = ctx.template
-    if table != "disclosure" or t is None:
+    if table != "disclosure" or ctx.meta.format is None:
         return "count"
-    return next((c.kind for b in t.disclosure.blocks for c in b.columns if c.name == column), "count")
+    return _column_kinds(ctx.meta.format).get(column, "count")
 
 
 @rule("count-invalid", "error", "件数为非负整数，金额不为负数",
       "年报格式 表二至表四（件数以“件”“个”计；本年增/减可为负数）")
 def count_invalid(r: Rule, ctx: Context):
     """A count must be a whole number and not negative; 本年增/减 may be negative; amounts (万元) may have decimals."""
-    for table, ref, c, row in _all_cells(ctx):
+    for table, c, row in _all_cells(ctx):
         if c.state != CellState.number:
             continue
         kind = _column_kind(ctx, table, c.column)
@@ -107,15 +119,16 @@ def count_invalid(r: Rule, ctx: Context):
             bad = "不应为负数"
         if bad:
             yield r.finding(f"{TABLE_ZH[table]}“{row}/{c.column}”为 {c.raw or v}：{bad}。", key=f"{table}|{row}|{c.column}",
-                            table=table, cells=[ref], line=c.line, evidence=[evidence_of(c, f"{row}/{c.column}")])
+                            table=table, cells=[_ref(table, c, row)], line=c.line,
+                            evidence=[evidence_of(c, f"{row}/{c.column}")])
 
 
 def _state_rule(state: CellState, describe: str, advice: str):
     def check(r: Rule, ctx: Context):
         rows = defaultdict(list)
-        for table, ref, c, row in _all_cells(ctx):
+        for table, c, row in _all_cells(ctx):
             if c.state == state or (state == CellState.unreadable and c.state == CellState.inferred):
-                rows[(table, row)].append((ref, c))
+                rows[(table, row)].append((_ref(table, c, row), c))
         for (table, row), found in rows.items():
             cols = "、".join(c.column + (f"（推得 {c.value}）" if c.state == CellState.inferred else "") for _, c in found)
             note = next((c.note for _, c in found if c.note), "")
