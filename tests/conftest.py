@@ -17,3 +17,4 @@ import fixturegen  # noqa: E402
 def generated(tmp_path_factory) -> dict[tuple[str, str], Path]:
     """Every seed rendered once in every format: {(seed_filename, fmt): Path}."""
     return fixturegen.render_all(tmp_path_factory.mktemp("generated"))
+from llmstub import llm_stub  # noqa: E402,F401  (the OpenAI-compatible stub server fixture)
