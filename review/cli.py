@@ -3,6 +3,7 @@
     review check [--json] [--verbose] [--history DIR] PATH...   exit 0: no error; 1: an error; 2: an input unreadable
     review index PATH... | --list | --remove ...  the prior-report store (cross-year checks, retrieval)
     review similar TEXT [--part N] [--agency A] [--years Y1-Y2]
+    review explain PATH [--finding FP | --all] [--json]; review draft PATH [--json]; review chat PATH
     review rules [--markdown]                     the rule catalogue (docs/rules.md is generated from it)
     review schema                                 the JSON schema of one result object
 """
@@ -167,6 +168,108 @@ def cmd_similar(args) -> int:
     return EXIT_OK
 
 
+def _assistant(args):
+    from review.llm.service import Assistant
+    from review.store import open_for_check, Store
+    store = None if args.no_store else Store.open_existing(args.data)
+    history = open_for_check(args.data, args.history or [], use_store=not args.no_store)
+    return Assistant(store=store, history=history)
+
+
+def _grounding_text(unsupported) -> str:
+    return "；".join(f"“{u.text}”（{u.sentence[:40]}）" for u in unsupported)
+
+
+def cmd_explain(args) -> int:
+    from rich.console import Console
+    a = _assistant(args)
+    rv = a.review(args.path)
+    findings = [f for f in rv.result.findings if f.status == "fail" or args.all]
+    if args.finding:
+        findings = [f for f in rv.result.findings if f.fingerprint.startswith(args.finding)]
+        if not findings:
+            print(f"没有指纹为 {args.finding} 的审核发现；可用 `review check --json` 查看指纹 / "
+                  f"no finding with fingerprint {args.finding}", file=sys.stderr)
+            return EXIT_UNREADABLE
+    out = [a.explain(rv, f) for f in findings]
+    if args.json:
+        json.dump({"llm": a.status(), "explanations": [e.model_dump(mode="json") for e in out]}, sys.stdout,
+                  ensure_ascii=False, indent=1)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(f"[dim]{a.status()}[/]")
+    for e in out:
+        console.rule(f"{e.rule}  {e.fingerprint}")
+        console.print(e.summary)
+        if e.cells:
+            console.print("[bold]单元格：[/]" + "；".join(f"{c.ref}={c.value}" + (f"（第 {c.line} 行）" if c.line else "")
+                                                     for c in e.cells))
+        console.print("[bold]可能原因：[/]\n" + "\n".join(f"  - {c}" for c in e.causes))
+        console.print("[bold]应如何更正：[/]\n" + "\n".join(f"  - {c}" for c in e.corrections))
+        if e.unsupported_numbers:
+            console.print(f"[bold red]未核实的数字：[/]{_grounding_text(e.unsupported_numbers)}")
+        if e.note:
+            console.print(f"[dim]{e.note}[/]")
+    return EXIT_OK
+
+
+def cmd_draft(args) -> int:
+    from rich.console import Console
+    a = _assistant(args)
+    rv = a.review(args.path)
+    d = a.draft(rv)
+    if args.json:
+        json.dump({"llm": a.status(), "draft": d.model_dump(mode="json"), "text": d.text()}, sys.stdout,
+                  ensure_ascii=False, indent=1)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(f"[dim]{a.status()}[/]")
+    for title, items in (("（一）存在的主要问题", d.problems), ("（二）改进情况", d.measures), ("（三）下一年度工作计划", d.plan)):
+        console.print(f"[bold]{title}[/]")
+        for i, it in enumerate(items, 1):
+            src = "；".join(s.label() for s in it.sources)
+            console.print(f"{i}. {it.text}" + (f"  [dim]〔依据：{src}〕[/]" if src else ""))
+    if d.repetition is not None:
+        style = "bold red" if d.repetition_warning else "green"
+        console.print(f"[{style}]与 {d.repetition_year} 年第五部分重复 {d.repetition:.0%}"
+                      f"{'，超过 50%，请改写' if d.repetition_warning else ''}[/]")
+    else:
+        console.print("[dim]无往年年报，未做重复检查（可用 review index 建历史库）[/]")
+    if d.unsupported_numbers:
+        console.print(f"[bold red]未核实的数字：[/]{_grounding_text(d.unsupported_numbers)}")
+    if d.note:
+        console.print(f"[dim]{d.note}[/]")
+    return EXIT_OK
+
+
+def cmd_chat(args) -> int:
+    a = _assistant(args)
+    rv = a.review(args.path)
+    session = a.chat(rv)
+    m = rv.result.meta
+    print(f"{a.status()}\n正在讨论：{m.agency or rv.result.source} {m.year or ''} 年度年报；"
+          f"错误 {len(rv.result.errors)} 项，警告 {len(rv.result.warnings)} 项。输入问题，空行或 Ctrl-D 退出。")
+    while True:
+        try:
+            q = input("问> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            break
+        if not q:
+            break
+        for piece in session.ask(q):
+            print(piece, end="", flush=True)
+        print()
+        last = session.last
+        if last and last.unsupported_numbers:
+            print(f"【未核实的数字】{_grounding_text(last.unsupported_numbers)}")
+        if last and last.stripped_citations:
+            print(f"【已删除无依据的引用】{'、'.join(last.stripped_citations)}")
+    return EXIT_OK
+
+
 def rules_markdown() -> str:
     from review.rules import RULES_VERSION, catalogue
 
@@ -235,6 +338,20 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--data", metavar="DIR")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=cmd_similar)
+    for name, func, helptext in (("explain", cmd_explain, "解释审核发现（可用大模型）/ explain findings"),
+                                 ("draft", cmd_draft, "起草第五部分“存在的主要问题及改进情况” / draft part 五"),
+                                 ("chat", cmd_chat, "就一篇年报对话 / chat about a report")):
+        e = sub.add_parser(name, help=helptext)
+        e.add_argument("path", help="年报文件")
+        if name == "explain":
+            e.add_argument("--finding", metavar="FINGERPRINT", help="只解释这一条（指纹，可只写前几位）")
+            e.add_argument("--all", action="store_true", help="也解释“无法判断”的核对")
+        if name != "chat":
+            e.add_argument("--json", action="store_true")
+        e.add_argument("--history", action="append", metavar="DIR", help="往年年报所在文件夹")
+        e.add_argument("--data", metavar="DIR", help="历史库目录")
+        e.add_argument("--no-store", action="store_true", help="不使用历史库")
+        e.set_defaults(func=func)
     r = sub.add_parser("rules", help="规则目录 / list the rules")
     r.add_argument("--markdown", action="store_true", help="输出 docs/rules.md 的内容")
     r.set_defaults(func=cmd_rules)
