@@ -4,6 +4,7 @@
     review index PATH... | --list | --remove ...  the prior-report store (cross-year checks, retrieval)
     review similar TEXT [--part N] [--agency A] [--years Y1-Y2]
     review explain PATH [--finding FP | --all] [--json]; review draft PATH [--json]; review chat PATH
+    review ui [--host --port --users --db --data]; review users add|list|remove
     review rules [--markdown]                     the rule catalogue (docs/rules.md is generated from it)
     review schema                                 the JSON schema of one result object
 """
@@ -180,6 +181,14 @@ def _grounding_text(unsupported) -> str:
     return "；".join(f"“{u.text}”（{u.sentence[:40]}）" for u in unsupported)
 
 
+def _print_caveats(console, unsupported, note) -> None:
+    """What the reviewer must know about an LLM answer: numbers not found in the sources, and how it was made."""
+    if unsupported:
+        console.print(f"[bold red]未核实的数字：[/]{_grounding_text(unsupported)}")
+    if note:
+        console.print(f"[dim]{note}[/]")
+
+
 def cmd_explain(args) -> int:
     from rich.console import Console
     a = _assistant(args)
@@ -207,10 +216,7 @@ def cmd_explain(args) -> int:
                                                      for c in e.cells))
         console.print("[bold]可能原因：[/]\n" + "\n".join(f"  - {c}" for c in e.causes))
         console.print("[bold]应如何更正：[/]\n" + "\n".join(f"  - {c}" for c in e.corrections))
-        if e.unsupported_numbers:
-            console.print(f"[bold red]未核实的数字：[/]{_grounding_text(e.unsupported_numbers)}")
-        if e.note:
-            console.print(f"[dim]{e.note}[/]")
+        _print_caveats(console, e.unsupported_numbers, e.note)
     return EXIT_OK
 
 
@@ -237,10 +243,7 @@ def cmd_draft(args) -> int:
                       f"{'，超过 50%，请改写' if d.repetition_warning else ''}[/]")
     else:
         console.print("[dim]无往年年报，未做重复检查（可用 review index 建历史库）[/]")
-    if d.unsupported_numbers:
-        console.print(f"[bold red]未核实的数字：[/]{_grounding_text(d.unsupported_numbers)}")
-    if d.note:
-        console.print(f"[dim]{d.note}[/]")
+    _print_caveats(console, d.unsupported_numbers, d.note)
     return EXIT_OK
 
 
@@ -352,6 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
         e.add_argument("--data", metavar="DIR", help="历史库目录")
         e.add_argument("--no-store", action="store_true", help="不使用历史库")
         e.set_defaults(func=func)
+    sub.add_parser("ui", help="启动审核界面（浏览器）/ start the web UI: review ui --help", add_help=False)
+    sub.add_parser("users", help="管理界面登录用户 / manage UI users: review users --help", add_help=False)
     r = sub.add_parser("rules", help="规则目录 / list the rules")
     r.add_argument("--markdown", action="store_true", help="输出 docs/rules.md 的内容")
     r.set_defaults(func=cmd_rules)
@@ -361,6 +366,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    # `review ui ...` and `review users ...` hand their options to their own parsers
+    if argv[:1] == ["ui"]:
+        from review.webui import main as ui_main
+        return ui_main(argv[1:]) or EXIT_OK
+    if argv[:1] == ["users"]:
+        from review.users import users_main
+        return users_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

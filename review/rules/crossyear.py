@@ -158,8 +158,8 @@ def part5_repeated(r: Rule, ctx: Context):
     share, repeated = repetition(now.text, before.text)
     if share > PART5_LIMIT:
         y = prior.meta.year
-        ev = [Evidence(ref=f"第 {_line_of(ctx, s) or now.line} 行（与{y}年重复）", value=s[:120],
-                       line=_line_of(ctx, s)) for s in repeated[:8]]
+        located = [(s, _line_of(ctx, s)) for s in repeated[:8]]
+        ev = [Evidence(ref=f"第 {line or now.line} 行（与{y}年重复）", value=s[:120], line=line) for s, line in located]
         yield r.finding(f"第五部分与 {y} 年度年报第五部分重复 {share:.0%}（超过 {PART5_LIMIT:.0%}），"
                         f"{len(repeated)} 句基本照抄，问题和改进措施应写本年度的实际情况。", key="part5", section=5,
                         line=now.line, evidence=ev)
