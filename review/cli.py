@@ -273,6 +273,44 @@ def cmd_chat(args) -> int:
     return EXIT_OK
 
 
+def cmd_batch(args) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from review import batch
+
+    console = Console(highlight=False, soft_wrap=True)
+    cols = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("剩余"), TimeRemainingColumn())
+    with Progress(*cols, console=console) as bar:
+        task = bar.add_task("审核", total=None)
+
+        def step(done, total, row):
+            bar.update(task, completed=done, total=total)
+        try:
+            rep = batch.run(args.paths, args.out, workers=args.workers, progress=step)
+        except KeyboardInterrupt:
+            console.print("已中断：已完成的报告都已保存，再运行同一命令即可从中断处继续。")
+            return 130
+        if args.explain or args.draft:
+            llm = bar.add_task("大模型", total=None)
+            batch.run_llm(rep.items, rep.out, args.explain, args.draft, concurrency=args.llm_concurrency,
+                          progress=lambda d, t, row: bar.update(llm, completed=d, total=t))
+    region = rep.region
+    console.print(f"完成：{len(rep.items)} 个文件，本次审核 {rep.reviewed} 篇（其中无法读取 {rep.failed}），"
+                  f"此前已完成 {rep.skipped} 篇，用时 {rep.seconds:.1f} 秒。")
+    console.print(f"汇总：{rep.out / 'summary.xlsx'}、{rep.out / 'summary.csv'}；逐篇结果：{rep.out / 'reports'}；"
+                  f"日志：{rep.out / 'run.log'}")
+    for v in region["versions"][:10]:
+        more = f" 等 {len(v['files'])} 个" if len(v["files"]) > 3 else ""
+        console.print(f"[yellow]{v['message']}[/] {'、'.join(v['files'][:3])}{more}")
+    if len(region["versions"]) > 10:
+        console.print(f"另有 {len(region['versions']) - 10} 组同一机关同一年度的不同版本，见 {rep.out / 'region.json'}")
+    if region["totals"]:
+        console.print(f"政府与所属部门表三合计对照（供参考）：{rep.out / 'region.csv'}")
+    return EXIT_UNREADABLE if rep.failed else EXIT_OK
+
+
 def rules_markdown() -> str:
     from review.rules import RULES_VERSION, catalogue
 
@@ -355,6 +393,14 @@ def build_parser() -> argparse.ArgumentParser:
         e.add_argument("--data", metavar="DIR", help="历史库目录")
         e.add_argument("--no-store", action="store_true", help="不使用历史库")
         e.set_defaults(func=func)
+    b = sub.add_parser("batch", help="批量审核（可续跑）/ batch review, resumable")
+    b.add_argument("paths", nargs="+", help="年报文件、文件夹或 zip 压缩包")
+    b.add_argument("--out", required=True, metavar="DIR", help="输出目录（逐篇 JSON、汇总表、日志）")
+    b.add_argument("--workers", type=int, default=None, help="并行进程数（默认 CPU 核数）")
+    b.add_argument("--explain", action="store_true", help="同时用大模型（或离线模板）解释每条发现")
+    b.add_argument("--draft", action="store_true", help="同时起草第五部分")
+    b.add_argument("--llm-concurrency", type=int, default=2, help="同时发往大模型的请求数（默认 2）")
+    b.set_defaults(func=cmd_batch)
     sub.add_parser("ui", help="启动审核界面（浏览器）/ start the web UI: review ui --help", add_help=False)
     sub.add_parser("users", help="管理界面登录用户 / manage UI users: review users --help", add_help=False)
     r = sub.add_parser("rules", help="规则目录 / list the rules")
