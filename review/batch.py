@@ -192,8 +192,10 @@ def review_one(path: str, name: str, out: str) -> dict:
 
 
 def run(paths: Iterable[Union[str, os.PathLike]], out: Union[str, os.PathLike], workers: Optional[int] = None,
-        progress: Optional[Callable[[int, int, dict], None]] = None) -> BatchReport:
-    """Review every report under `paths` into `out`; `progress(done, total, row)` after each report."""
+        progress: Optional[Callable[[int, int, dict], None]] = None, db=None) -> BatchReport:
+    """Review every report under `paths` into `out`; `progress(done, total, row)` after each report.
+    With a sign-off database (review.signoff.SignoffDB), every report is registered in its queue and the
+    summary shows each report's sign-off status."""
     out = Path(out)
     (out / "reports").mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -234,7 +236,9 @@ def run(paths: Iterable[Union[str, os.PathLike]], out: Union[str, os.PathLike], 
         _log(log, "interrupted: what was written is kept; run the same command again to continue")
         log.close()
         raise
-    report.region = write_summaries(items, out)
+    if db is not None:
+        register(items, out, db)
+    report.region = write_summaries(items, out, db)
     report.seconds = time.perf_counter() - t0
     _log(log, f"end reviewed={report.reviewed} failed={report.failed} seconds={report.seconds:.1f}")
     log.close()
@@ -309,7 +313,23 @@ def write_table(rows: list[dict], columns: list[str], csv_path: Path, xlsx_path:
         os.replace(tmp, xlsx_path)
 
 
-def write_summaries(items: list[Item], out: Path, status: Optional[Callable[[str], str]] = None) -> dict:
+def register(items: list[Item], out: Path, db) -> None:
+    """Put the batch's reports into the sign-off queue (the UI's 批量审核 tab reads it)."""
+    from review.models import ReviewResult
+    for sha in dict.fromkeys(it.sha256 for it in items if it.sha256):
+        r = load_result(out, sha)
+        if r and not r.get("error"):
+            db.register(ReviewResult.model_validate(r))
+
+
+def write_summaries(items: list[Item], out: Path, db=None) -> dict:
+    """summary.csv/.xlsx, region.json/.csv and items.json (the inputs in order) from the per-report JSON."""
+    status = None
+    if db is not None:
+        from review.signoff import STATUS_ZH
+        status = lambda sha: STATUS_ZH[db.status(sha)]  # noqa: E731
+    _write_atomic(out / "items.json", json.dumps([{"name": it.name, "path": str(it.path), "sha256": it.sha256}
+                                                  for it in items], ensure_ascii=False, indent=1))
     rows = summary_rows(items, out, status)
     write_table(rows, SUMMARY_COLUMNS, out / "summary.csv", out / "summary.xlsx")
     region = region_checks(items, out)
@@ -410,3 +430,26 @@ def run_llm(items: list[Item], out: Path, explain: bool, draft: bool, concurrenc
             if progress:
                 progress(done, len(jobs), {"name": it.name, "kind": kind})
     return {"jobs": len(jobs), "llm": a.status()}
+
+
+def load_items(out: Path) -> list[Item]:
+    """The inputs of the batch run in `out`, in order (for exports after the reviewers have decided)."""
+    p = Path(out) / "items.json"
+    if not p.exists():
+        raise ReviewError(f"{out} 不是批量审核的输出目录（缺少 items.json）：请先运行 review batch … --out {out}",
+                          f"{out} is not a batch output folder (no items.json): run review batch ... --out {out} first")
+    return [Item(name=i["name"], path=Path(i["path"]), sha256=i["sha256"]) for i in json.loads(p.read_text("utf-8"))]
+
+
+def export(out: Union[str, os.PathLike], db=None, memos: bool = True) -> list[Path]:
+    """Rebuild the summary with the current sign-off status and write a memo per report (Markdown, DOCX)."""
+    from review.memo import write_memos
+    out = Path(out)
+    items = load_items(out)
+    write_summaries(items, out, db)
+    written = [out / "summary.xlsx", out / "summary.csv"]
+    if memos:
+        results = [r for sha in dict.fromkeys(i.sha256 for i in items if i.sha256)
+                   for r in [load_result(out, sha)] if r and not r.get("error")]
+        written += write_memos(out, results, db)
+    return written

@@ -278,6 +278,7 @@ def cmd_batch(args) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from review import batch
+    from review.signoff import SignoffDB
 
     console = Console(highlight=False, soft_wrap=True)
     cols = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -287,8 +288,9 @@ def cmd_batch(args) -> int:
 
         def step(done, total, row):
             bar.update(task, completed=done, total=total)
+        db = SignoffDB(args.db) if args.db or args.signoff else None
         try:
-            rep = batch.run(args.paths, args.out, workers=args.workers, progress=step)
+            rep = batch.run(args.paths, args.out, workers=args.workers, progress=step, db=db)
         except KeyboardInterrupt:
             console.print("已中断：已完成的报告都已保存，再运行同一命令即可从中断处继续。")
             return 130
@@ -308,7 +310,18 @@ def cmd_batch(args) -> int:
         console.print(f"另有 {len(region['versions']) - 10} 组同一机关同一年度的不同版本，见 {rep.out / 'region.json'}")
     if region["totals"]:
         console.print(f"政府与所属部门表三合计对照（供参考）：{rep.out / 'region.csv'}")
+    if db is not None:
+        console.print(f"已登记到审核队列：{db.url}（在界面“批量审核”中审核；审核后用 review export --out {rep.out} 导出）")
     return EXIT_UNREADABLE if rep.failed else EXIT_OK
+
+
+def cmd_export(args) -> int:
+    from review import batch
+    from review.signoff import SignoffDB
+    written = batch.export(args.out, SignoffDB(args.db), memos=not args.no_memos)
+    for p in written:
+        print(p)
+    return EXIT_OK
 
 
 def rules_markdown() -> str:
@@ -400,7 +413,14 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--explain", action="store_true", help="同时用大模型（或离线模板）解释每条发现")
     b.add_argument("--draft", action="store_true", help="同时起草第五部分")
     b.add_argument("--llm-concurrency", type=int, default=2, help="同时发往大模型的请求数（默认 2）")
+    b.add_argument("--signoff", action="store_true", help="登记到审核队列（默认的审核数据库）")
+    b.add_argument("--db", metavar="URL", help="审核数据库（SQLAlchemy URL，如 postgresql+psycopg://…）；给出即登记")
     b.set_defaults(func=cmd_batch)
+    x = sub.add_parser("export", help="导出汇总表和逐篇审核意见（含审核决定）/ export summary and memos")
+    x.add_argument("--out", required=True, metavar="DIR", help="review batch 的输出目录")
+    x.add_argument("--db", metavar="URL", help="审核数据库（默认数据目录中的 signoff.sqlite）")
+    x.add_argument("--no-memos", action="store_true", help="只导出汇总表")
+    x.set_defaults(func=cmd_export)
     sub.add_parser("ui", help="启动审核界面（浏览器）/ start the web UI: review ui --help", add_help=False)
     sub.add_parser("users", help="管理界面登录用户 / manage UI users: review users --help", add_help=False)
     r = sub.add_parser("rules", help="规则目录 / list the rules")

@@ -176,3 +176,32 @@ def test_explain_and_draft_pass_offline(tmp_path, monkeypatch):
     ex = json.loads((rep.out / "explanations" / f"{sha}.json").read_text(encoding="utf-8"))
     assert len(ex["explanations"]) == 5 and ex["explanations"][0]["mode"] == "offline"
     assert batch.run_llm(rep.items, rep.out, explain=True, draft=True)["jobs"] == 0
+
+
+def test_export_summary_and_memos_with_the_decisions(tmp_path):
+    from docx import Document
+
+    from review.signoff import SignoffDB
+    db = SignoffDB(f"sqlite:///{tmp_path / 'signoff.sqlite'}")
+    out = tmp_path / "o"
+    batch.run([FIX / "002_f86e26e747344a50.txt", FIX / "004_0c9827e6b67986f5.txt"], out, workers=1, db=db)
+    assert {r.status for r in db.reports()} == {"pending"} and len(db.reports()) == 2
+    r002 = json.loads(next(p for p in (out / "reports").glob("*.json")
+                           if "鄂州" in p.read_text(encoding="utf-8")).read_text(encoding="utf-8"))
+    missing_row = next(f for f in r002["findings"] if f["rule"] == "table-row-missing")
+    common = dict(reviewer="张三", report_sha256=r002["sha256"], source=r002["source"])
+    db.record(kind="finding", action="dismiss", fingerprint=missing_row["fingerprint"], comment="本单位无规章制定权", **common)
+    db.record(kind="draft", action="approve", payload={"text": "（一）存在的主要问题\n1. 依申请公开登记口径不一致。"}, **common)
+    db.record(kind="report", action="return", comment="请更正表三后重新发布", **common)
+
+    written = batch.export(out, db)
+    rows = {Path(r["文件"]).name: r for r in
+            csv.DictReader(io.StringIO((out / "summary.csv").read_text(encoding="utf-8-sig")))}
+    assert rows["002_f86e26e747344a50.txt"]["状态"] == "退回修改" and rows["004_0c9827e6b67986f5.txt"]["状态"] == "待审核"
+    md = next(p for p in written if p.suffix == ".md" and "鄂州" in p.name).read_text(encoding="utf-8")
+    assert "审核结论：退回修改（请更正表三后重新发布）" in md
+    assert "缺少“规章”行" not in md.split("## 二")[0]  # dismissed: not sent back
+    assert "依申请公开登记口径不一致" in md and "本单位无规章制定权" in md and "张三" in md
+    docx = next(p for p in written if p.suffix == ".docx" and "鄂州" in p.name)
+    text = "\n".join(p.text for p in Document(docx).paragraphs)
+    assert "审核意见" in text and "依申请公开登记口径不一致" in text

@@ -1,0 +1,123 @@
+"""The review memo sent back to an agency: its findings, the reviewers' decisions and the approved draft
+of part 五, as Markdown and as DOCX. Built from a review result (the contract's JSON object) and the
+sign-off record; nothing here decides a finding."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from review.signoff import STATUS_ZH, SignoffDB
+
+_SEV = {"error": "错误", "warning": "警告", "info": "提示"}
+_ACTION = {("finding", "confirm"): "确认", ("finding", "dismiss"): "驳回", ("report", "approve"): "通过",
+           ("report", "return"): "退回修改", ("draft", "approve"): "采用", ("draft", "reject"): "不采用"}
+_TABLE = {"disclosure": "表二", "applications": "表三", "appeals": "表四"}
+
+
+def _where(f: dict) -> str:
+    parts = []
+    if f.get("table"):
+        parts.append(_TABLE.get(f["table"], f["table"]))
+    if f.get("section"):
+        parts.append(f"第{'一二三四五六'[f['section'] - 1]}部分")
+    if f.get("line"):
+        parts.append(f"第 {f['line']} 行")
+    return "，".join(parts)
+
+
+def memo_sections(result: dict, db: Optional[SignoffDB]) -> dict:
+    """The memo's content, shared by the Markdown and DOCX renderings."""
+    sha = result["sha256"]
+    current = db.current(sha) if db else {"findings": {}, "report": None, "draft": None}
+    status = STATUS_ZH[db.status(sha)] if db else STATUS_ZH["pending"]
+    findings = []
+    for f in result["findings"]:
+        if f["status"] != "fail" or f["severity"] == "info":
+            continue
+        d = current["findings"].get(f["fingerprint"])
+        if d and d.action == "dismiss":
+            continue  # dismissed by a reviewer: not sent back (it stays in the decision record below)
+        findings.append({"severity": _SEV[f["severity"]], "message": f["message"], "where": _where(f),
+                         "decision": _ACTION[("finding", d.action)] if d else "未复核",
+                         "comment": d.comment if d else ""})
+    decisions = [{"at": d.at[:19].replace("T", " "), "reviewer": d.reviewer,
+                  "what": _ACTION.get((d.kind, d.action), d.action) + {"finding": "发现", "report": "报告",
+                                                                        "draft": "草稿"}[d.kind],
+                  "fingerprint": d.fingerprint or "", "comment": d.comment}
+                 for d in (db.decisions(sha) if db else [])]
+    draft = current["draft"]
+    m = result["meta"]
+    return {"title": f"{m.get('agency') or '（机关未写明）'}{m.get('year') or ''}年度政府信息公开工作年度报告审核意见",
+            "meta": m, "source": result["source"], "sha256": sha, "status": status,
+            "report_comment": current["report"].comment if current["report"] else "",
+            "findings": findings, "decisions": decisions,
+            "draft": draft.payload.get("text") if draft and draft.action == "approve" else None}
+
+
+def to_markdown(result: dict, db: Optional[SignoffDB]) -> str:
+    s = memo_sections(result, db)
+    m = s["meta"]
+    out = [f"# {s['title']}", "",
+           f"- 机关：{m.get('agency') or '（未写明）'}；年度：{m.get('year') or '（未知）'}；格式：{m.get('format') or '（未识别）'}年格式；"
+           f"发布日期：{m.get('published') or '（未找到）'}",
+           f"- 文件：{s['source']}（sha256 {s['sha256'][:16]}）", f"- 审核结论：{s['status']}"
+           + (f"（{s['report_comment']}）" if s["report_comment"] else ""), "", "## 一、需要更正的问题", ""]
+    if s["findings"]:
+        for i, f in enumerate(s["findings"], 1):
+            out.append(f"{i}. 【{f['severity']}】{f['message']}" + (f"（{f['where']}）" if f["where"] else ""))
+    else:
+        out.append("未发现需要更正的问题。")
+    out += ["", "## 二、第五部分“存在的主要问题及改进情况”参考稿", ""]
+    out.append(s["draft"] if s["draft"] else "（未采用草稿）")
+    out += ["", "## 三、审核记录", "", "| 时间（UTC） | 审核人 | 决定 | 发现指纹 | 意见 |", "|---|---|---|---|---|"]
+    for d in s["decisions"]:
+        out.append(f"| {d['at']} | {d['reviewer']} | {d['what']} | {d['fingerprint']} | {d['comment']} |")
+    if not s["decisions"]:
+        out.append("| | | （尚无审核决定） | | |")
+    return "\n".join(out) + "\n"
+
+
+def to_docx(result: dict, db: Optional[SignoffDB], path: Path) -> Path:
+    from docx import Document
+    from docx.oxml.ns import qn
+
+    s = memo_sections(result, db)
+    doc = Document()
+    style = doc.styles["Normal"]
+    style.font.name = "宋体"
+    style.element.rPr.rFonts.set(qn("w:eastAsia"), "宋体")
+    doc.add_heading(s["title"], level=1)
+    m = s["meta"]
+    doc.add_paragraph(f"机关：{m.get('agency') or '（未写明）'}；年度：{m.get('year') or '（未知）'}；"
+                      f"发布日期：{m.get('published') or '（未找到）'}；审核结论：{s['status']}"
+                      + (f"（{s['report_comment']}）" if s["report_comment"] else ""))
+    doc.add_heading("一、需要更正的问题", level=2)
+    for f in s["findings"] or [{"severity": "", "message": "未发现需要更正的问题。", "where": ""}]:
+        lead = f"【{f['severity']}】" if f["severity"] else ""
+        doc.add_paragraph(lead + f["message"] + (f"（{f['where']}）" if f["where"] else ""), style="List Number")
+    doc.add_heading("二、第五部分“存在的主要问题及改进情况”参考稿", level=2)
+    for para in (s["draft"] or "（未采用草稿）").split("\n"):
+        doc.add_paragraph(para)
+    doc.add_heading("三、审核记录", level=2)
+    table = doc.add_table(rows=1, cols=5)
+    table.style = "Table Grid"
+    for cell, text in zip(table.rows[0].cells, ("时间（UTC）", "审核人", "决定", "发现指纹", "意见")):
+        cell.text = text
+    for d in s["decisions"]:
+        for cell, text in zip(table.add_row().cells, (d["at"], d["reviewer"], d["what"], d["fingerprint"], d["comment"])):
+            cell.text = text
+    doc.save(path)
+    return path
+
+
+def write_memos(out: Path, results: list[dict], db: Optional[SignoffDB]) -> list[Path]:
+    """A Markdown and a DOCX memo per report under out/memos/."""
+    folder = out / "memos"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for r in results:
+        stem = f"{(r['meta'].get('agency') or 'report')}_{r['meta'].get('year') or ''}_{r['sha256'][:8]}"
+        md = folder / f"{stem}.md"
+        md.write_text(to_markdown(r, db), encoding="utf-8")
+        written += [md, to_docx(r, db, folder / f"{stem}.docx")]
+    return written
