@@ -2,6 +2,7 @@
 
 Output folder layout (`--out DIR`):
     reports/<sha256>.json   one per distinct report: the contract's JSON object (written atomically when done)
+    index.jsonl             one small line per report done (its summary row): what resuming and summaries read
     summary.csv, summary.xlsx   a row per input file: agency, year, format, errors, warnings, the top findings
     region.json, region.csv     checks across the batch (same agency and year in different versions; a
                                 government's 表三 totals beside the sum of its departments')
@@ -164,14 +165,32 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _done(out: Path, sha: str) -> bool:
-    p = out / "reports" / f"{sha}.json"
-    if not p.exists():
-        return False
-    try:
-        return json.loads(p.read_text(encoding="utf-8")).get("rules_version") == RULES_VERSION
-    except (OSError, ValueError):
-        return False  # a damaged file is reviewed again
+def read_index(out: Path) -> dict[str, dict]:
+    """sha256 -> summary row of every report done under the current rules version (and whose JSON is there)."""
+    rows: dict[str, dict] = {}
+    p = out / "index.jsonl"
+    if p.exists():
+        for line in p.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue  # a line torn by a kill: that report is reviewed again
+            if row.get("rules_version") == RULES_VERSION and (out / "reports" / f"{row['sha256']}.json").exists():
+                rows[row["sha256"]] = row
+    return rows
+
+
+def _row(result, sha: str) -> dict:
+    """What the summary and the region checks need of one report, kept small."""
+    fails = [f for f in result.findings if f.status == "fail" and f.severity.value != "info"]
+    m = result.meta
+    totals = {c.row: (c.value if c.state.value == "number" else None)
+              for c in result.tables.applications if c.column == "总计" and c.row in _ROWS}
+    return {"sha256": sha, "rules_version": RULES_VERSION, "error": result.error,
+            "agency": m.agency, "year": m.year, "format": m.format, "published": m.published,
+            "agency_kind": m.agency_kind, "errors": sum(f.severity.value == "error" for f in fails),
+            "warnings": sum(f.severity.value == "warning" for f in fails),
+            "top": [f.message for f in fails[:3]], "t3_totals": totals}
 
 
 def review_one(path: str, name: str, out: str) -> dict:
@@ -186,9 +205,8 @@ def review_one(path: str, name: str, out: str) -> dict:
     sha = result.sha256 or _sha(Path(path))
     data = result.model_dump(mode="json")
     data["sha256"] = sha
-    _write_atomic(Path(out) / "reports" / f"{sha}.json", json.dumps(data, ensure_ascii=False, indent=1))
-    return {"sha256": sha, "name": name, "error": result.error, "errors": len(result.errors),
-            "warnings": len(result.warnings), "seconds": round(time.perf_counter() - t0, 3)}
+    _write_atomic(Path(out) / "reports" / f"{sha}.json", json.dumps(data, ensure_ascii=False))
+    return {**_row(result, sha), "name": name, "seconds": round(time.perf_counter() - t0, 3)}
 
 
 def run(paths: Iterable[Union[str, os.PathLike]], out: Union[str, os.PathLike], workers: Optional[int] = None,
@@ -203,13 +221,15 @@ def run(paths: Iterable[Union[str, os.PathLike]], out: Union[str, os.PathLike], 
     for it in items:
         it.sha256 = _sha(it.path) if it.path.exists() else ""
     report = BatchReport(items=items, out=out)
+    done_before = read_index(out)
     todo: dict[str, Item] = {}
     for it in items:
-        if it.sha256 and _done(out, it.sha256):
+        if it.sha256 in done_before:
             continue
         todo.setdefault(it.sha256 or it.name, it)  # the same bytes twice are reviewed once
     report.skipped = len({it.sha256 for it in items if it.sha256} - set(todo))
     log = open(out / "run.log", "a", encoding="utf-8")
+    index = open(out / "index.jsonl", "a", encoding="utf-8")
     _log(log, f"start rules_version={RULES_VERSION} inputs={len(items)} to_review={len(todo)} skipped={report.skipped}")
     done = len(items) - len(todo)
     workers = workers or os.cpu_count() or 1
@@ -218,7 +238,7 @@ def run(paths: Iterable[Union[str, os.PathLike]], out: Union[str, os.PathLike], 
             for it in todo.values():
                 row = review_one(str(it.path), it.name, str(out))
                 done += 1
-                _record(report, log, row)
+                _record(report, log, index, row)
                 if progress:
                     progress(done, len(items), row)
         else:
@@ -229,13 +249,14 @@ def run(paths: Iterable[Union[str, os.PathLike]], out: Union[str, os.PathLike], 
                     for fut in finished:
                         row = fut.result()
                         done += 1
-                        _record(report, log, row)
+                        _record(report, log, index, row)
                         if progress:
                             progress(done, len(items), row)
     except KeyboardInterrupt:
         _log(log, "interrupted: what was written is kept; run the same command again to continue")
-        log.close()
         raise
+    finally:
+        index.close()
     if db is not None:
         register(items, out, db)
     report.region = write_summaries(items, out, db)
@@ -250,7 +271,9 @@ def _log(log, text: str) -> None:
     log.flush()
 
 
-def _record(report: BatchReport, log, row: dict) -> None:
+def _record(report: BatchReport, log, index, row: dict) -> None:
+    index.write(json.dumps({k: v for k, v in row.items() if k not in ("name", "seconds")}, ensure_ascii=False) + "\n")
+    index.flush()
     report.reviewed += 1
     if row["error"]:
         report.failed += 1
@@ -270,21 +293,17 @@ def load_result(out: Path, sha: str) -> Optional[dict]:
     return json.loads(p.read_text(encoding="utf-8")) if p.exists() else None
 
 
-def summary_rows(items: list[Item], out: Path, status: Optional[Callable[[str], str]] = None) -> list[dict]:
+def summary_rows(items: list[Item], index: dict[str, dict], status: Optional[Callable[[str], str]] = None) -> list[dict]:
     rows = []
     for it in items:
-        r = load_result(out, it.sha256) if it.sha256 else None
+        r = index.get(it.sha256)
         if r is None:
             rows.append({"文件": it.name, "状态": "无法读取", "sha256": it.sha256})
             continue
-        fails = [f for f in r["findings"] if f["status"] == "fail" and f["severity"] != "info"]
-        m = r["meta"]
-        rows.append({"文件": it.name, "机关": m.get("agency") or "", "年度": m.get("year") or "",
-                     "格式": m.get("format") or "", "发布日期": m.get("published") or "",
-                     "错误": sum(f["severity"] == "error" for f in fails),
-                     "警告": sum(f["severity"] == "warning" for f in fails),
-                     "主要问题": "；".join(f["message"] for f in fails[:3]) if not r.get("error") else r["error"],
-                     "状态": "无法读取" if r.get("error") else (status(it.sha256) if status else "待审核"),
+        rows.append({"文件": it.name, "机关": r["agency"] or "", "年度": r["year"] or "", "格式": r["format"] or "",
+                     "发布日期": r["published"] or "", "错误": r["errors"], "警告": r["warnings"],
+                     "主要问题": r["error"] or "；".join(r["top"]),
+                     "状态": "无法读取" if r["error"] else (status(it.sha256) if status else "待审核"),
                      "sha256": it.sha256})
     return rows
 
@@ -330,9 +349,10 @@ def write_summaries(items: list[Item], out: Path, db=None) -> dict:
         status = lambda sha: STATUS_ZH[db.status(sha)]  # noqa: E731
     _write_atomic(out / "items.json", json.dumps([{"name": it.name, "path": str(it.path), "sha256": it.sha256}
                                                   for it in items], ensure_ascii=False, indent=1))
-    rows = summary_rows(items, out, status)
+    index = read_index(out)
+    rows = summary_rows(items, index, status)
     write_table(rows, SUMMARY_COLUMNS, out / "summary.csv", out / "summary.xlsx")
-    region = region_checks(items, out)
+    region = region_checks(items, index)
     _write_atomic(out / "region.json", json.dumps(region, ensure_ascii=False, indent=1))
     write_table(region["totals"], REGION_COLUMNS, out / "region.csv")
     return region
@@ -340,8 +360,8 @@ def write_summaries(items: list[Item], out: Path, db=None) -> dict:
 
 # ---------------------------------------------------------------------------------------------- region checks
 
-REGION_COLUMNS = ["政府", "年度", "文件", "行", "政府表三总计", "所属部门合计", "部门数", "部门"]
 _ROWS = ("一", "二", "三.七", "四")
+REGION_COLUMNS = ["政府", "年度", "文件", "行", "政府表三总计", "所属部门合计", "部门数", "部门"]
 
 
 def _gov_prefix(agency: str) -> str:
@@ -349,40 +369,36 @@ def _gov_prefix(agency: str) -> str:
     return agency_key(agency)
 
 
-def region_checks(items: list[Item], out: Path) -> dict:
+def region_checks(items: list[Item], index: dict[str, dict]) -> dict:
     """Across the batch: reports of one agency and year in different versions; a government's 表三 totals
     beside the sum of its departments' (information: a government's report covers its own office unless it says otherwise)."""
     results = {}
     for it in items:
-        if it.sha256 and it.sha256 not in results:
-            r = load_result(out, it.sha256)
-            if r and not r.get("error"):
-                results[it.sha256] = (it.name, r)
+        r = index.get(it.sha256)
+        if r and not r["error"] and it.sha256 not in results:
+            results[it.sha256] = (it.name, r)
     by_key: dict[tuple, list] = {}
     for sha, (name, r) in results.items():
-        m = r["meta"]
-        if m.get("agency") and m.get("year"):
-            by_key.setdefault((agency_key(m["agency"]), m["year"]), []).append((name, sha))
+        if r["agency"] and r["year"]:
+            by_key.setdefault((agency_key(r["agency"]), r["year"]), []).append((name, sha))
     versions = [{"agency": k[0], "year": k[1], "files": [n for n, _ in v], "sha256": [s for _, s in v],
                  "message": f"{k[0]} {k[1]} 年度年报在本批中有 {len(v)} 个不同版本（发布后被修改，或不同网站的两份副本），请核对以哪一份为准。"}
                 for k, v in sorted(by_key.items()) if len(v) > 1]
     totals = []
-    govs = [(sha, name, r) for sha, (name, r) in results.items() if r["meta"].get("agency_kind") == "government"]
+    govs = [(sha, name, r) for sha, (name, r) in results.items() if r["agency_kind"] == "government"]
     for sha, name, g in govs:
-        prefix, year = _gov_prefix(g["meta"]["agency"]), g["meta"].get("year")
-        depts = [(n, r) for s, (n, r) in results.items() if s != sha and r["meta"].get("year") == year
-                 and r["meta"].get("agency_kind") == "department" and (r["meta"].get("agency") or "").startswith(prefix)]
+        prefix, year = _gov_prefix(g["agency"]), g["year"]
+        depts = [r for s, (n, r) in results.items() if s != sha and r["year"] == year
+                 and r["agency_kind"] == "department" and (r["agency"] or "").startswith(prefix)]
         if not depts:
             continue
-        cells = {(c["row"], c["column"]): c for c in g["tables"]["applications"]}
         for row in _ROWS:
-            own = cells.get((row, "总计"))
-            vals = [next((c["value"] for c in r["tables"]["applications"] if c["row"] == row and c["column"] == "总计"
-                          and c["state"] == "number"), None) for _, r in depts]
-            totals.append({"政府": g["meta"]["agency"], "年度": year, "文件": name, "行": row,
-                           "政府表三总计": own["value"] if own and own["state"] == "number" else "",
-                           "所属部门合计": sum(v for v in vals if v is not None) if all(v is not None for v in vals) else "",
-                           "部门数": len(depts), "部门": "、".join(r["meta"]["agency"] for _, r in depts)})
+            own = g["t3_totals"].get(row)
+            vals = [r["t3_totals"].get(row) for r in depts]
+            totals.append({"政府": g["agency"], "年度": year, "文件": name, "行": row,
+                           "政府表三总计": own if own is not None else "",
+                           "所属部门合计": sum(vals) if all(v is not None for v in vals) else "",
+                           "部门数": len(depts), "部门": "、".join(r["agency"] for r in depts)})
     return {"versions": versions, "totals": totals}
 
 
