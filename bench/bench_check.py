@@ -39,7 +39,7 @@ import time
 import tracemalloc
 import zipfile
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))

@@ -147,7 +147,6 @@ class Report(BaseModel):
     tables: Tables = Field(default_factory=Tables)
     missing_rows: list[dict] = Field(default_factory=list)  # {"table","row"/"item","block"}
     spans: list[TableSpan] = Field(default_factory=list)
-    warnings: list[str] = Field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- rules

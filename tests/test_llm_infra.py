@@ -15,7 +15,7 @@ import tiktoken
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ValidationError
 
-from llmstub import LLMStub, llm_stub  # noqa: F401  (fixture)
+from llmstub import LLMStub
 from review.llm import tokens
 from review.llm.cache import LLMCache
 from review.llm.config import LLMConfig, LLMConfigError, make_chat_model

@@ -22,15 +22,15 @@ def _span_copies(doc: Document) -> set[tuple[int, int]]:
 
 def _read_tables(toks, fmt: str, copies):
     t = template(fmt)
-    apps, missing_rows, apps_span, notes = read_applications(toks, t, copies)
+    apps, missing_rows, apps_span = read_applications(toks, t, copies)
     end2 = t3_start(toks, t)
-    disc, missing_items, disc_span, notes2 = read_disclosure(toks, t, end2, copies)
+    disc, missing_items, disc_span = read_disclosure(toks, t, end2, copies)
     start4 = next((i for i, tok in enumerate(toks) if apps_span and tok.line > apps_span.end), len(toks))
     appeals, appeals_span = read_appeals(toks, t, start4, len(toks), copies)
     missing = ([{"table": "applications", "row": r} for r in missing_rows]
                + [{"table": "disclosure", "block": b, "item": i} for b, i in missing_items])
     spans = [s for s in (disc_span, apps_span, appeals_span) if s]
-    return Tables(disclosure=disc, applications=apps, appeals=appeals), missing, spans, notes + notes2
+    return Tables(disclosure=disc, applications=apps, appeals=appeals), missing, spans
 
 
 def extract(doc: Document) -> Report:
@@ -38,14 +38,14 @@ def extract(doc: Document) -> Report:
     copies = _span_copies(doc)
     fmt = detect_format(toks)
     if fmt:
-        tables, missing, spans, notes = _read_tables(toks, fmt, copies)
+        tables, missing, spans = _read_tables(toks, fmt, copies)
     else:
         # no column label says which format: read with both, keep the reading that finds more rows
         reads = [(_read_tables(toks, f, copies), f) for f in ("2021", "2019")]
-        (tables, missing, spans, notes), f = min(reads, key=lambda x: len(x[0][1]) - len(x[0][0].applications))
+        (tables, missing, spans), f = min(reads, key=lambda x: len(x[0][1]) - len(x[0][0].applications))
         fmt = f if (tables.applications or tables.disclosure) else None
     table_lines = {i for s in spans for i in range(s.start, s.end + 1)}
     sections = find_sections(doc.lines, table_lines)
     meta = extract_meta(doc.lines, sections, fmt if (tables.applications or tables.disclosure) else None)
     return Report(source=doc.source, sha256=doc.sha256, lines=doc.lines, meta=meta, sections=sections,
-                  tables=tables, missing_rows=missing, spans=spans, warnings=notes)
+                  tables=tables, missing_rows=missing, spans=spans)

@@ -36,13 +36,6 @@ class RowRead:
     extra: bool = False
 
 
-@dataclass
-class Placed:
-    """The cells of one row after placement: column -> (state, value, token)."""
-
-    cells: dict[str, tuple[CellState, Optional[float], Optional[Tok], Optional[str]]]
-
-
 # ----------------------------------------------------------------------------- helpers
 
 def _value_cell(tok: Tok, col: Column) -> tuple[CellState, Optional[float], Optional[Tok], Optional[str]]:
@@ -181,18 +174,16 @@ def _row_matcher(t: Template):
 
 
 def read_applications(toks: list[Tok], t: Template, copies: set):
-    """-> (cells, missing row codes, span, notes)"""
+    """-> (cells, missing row codes, span)"""
     start = _find_t3(toks, t)
     cols = [c.name for c in t.applications.columns]
     if start is None:
-        return [], [], None, []
+        return [], [], None
     rows: list[RowRead] = []
     end = _collect(rows, toks, start, len(toks), len(cols), _row_matcher(t), copies, stop_after="四")
     got = {r.key: r for r in rows}
     leaf_codes = [r.code for r in t.applications.rows if not r.group]
     missing = [c for c in leaf_codes if c not in got]
-    notes: list[str] = []
-
     values: dict = {}
     placed: dict[str, list] = {}
     ref = _ref_positions(rows, len(cols))
@@ -235,7 +226,7 @@ def read_applications(toks: list[Tok], t: Template, copies: set):
             out.append(ApplicationCell(row=code, column=cols[j], value=value, state=state, line=line,
                                        raw=tok.text if tok is not None else None, note=note))
     span = TableSpan(table="applications", start=toks[start].line, end=toks[min(end, len(toks)) - 1].line)
-    return out, missing, span, notes
+    return out, missing, span
 
 
 def _place_by_identities(r: RowRead, cols: list[str], t: Template, eqs: list[Equation], values: dict):
@@ -301,11 +292,11 @@ def _is_header(tok: Tok, t: Template) -> bool:
 
 
 def read_disclosure(toks: list[Tok], t: Template, end: int, copies: set):
-    """-> (cells, missing items [(block label, item)], span, notes). `end`: where 表三 begins."""
+    """-> (cells, missing items [(block label, item)], span). `end`: where 表三 begins."""
     start = next((i for i, tok in enumerate(toks[:end])
                   if tok.label_like() and (_BLOCK.search(tok.n) or tok.n.startswith("信息内容"))), None)
     if start is None:
-        return [], [], None, []
+        return [], [], None
     items = _item_index(t)
     blocks = {b.id: b for b in t.disclosure.blocks}
     state = {"block": None, "headers": {}}
@@ -339,7 +330,6 @@ def read_disclosure(toks: list[Tok], t: Template, end: int, copies: set):
     _collect(rows, toks, start, end, max_cols, match, copies)
     cells: list[DisclosureCell] = []
     seen: set[str] = set()
-    notes: list[str] = []
     for r in rows:
         b = blocks.get(r.block) if r.block else None
         if b is None or (r.extra and not r.vals) or r.key in seen:
@@ -372,7 +362,7 @@ def read_disclosure(toks: list[Tok], t: Template, end: int, copies: set):
     missing = [(b.label, item.name) for b in t.disclosure.blocks for item in b.items if item.name not in seen]
     read = [tok.line for r in rows if r.vals for tok in [r.label, *r.vals]]
     span = TableSpan(table="disclosure", start=toks[start].line, end=max(read, default=toks[start].line))
-    return cells, missing, span, notes
+    return cells, missing, span
 
 
 def t3_start(toks: list[Tok], t: Template) -> int:

@@ -5,7 +5,7 @@ from collections import defaultdict
 from functools import lru_cache
 
 from review.identities import Equation, appeal_equations, application_equations, holds
-from review.models import CellState, Evidence
+from review.models import CellState
 from review.templates import template
 from review.rules.base import Context, Rule, evidence_of, fmt_value, num_text, rule
 
