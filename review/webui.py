@@ -2,12 +2,18 @@
 explanations, chat and drafts; review.signoff.SignoffDB for every decision; review.users.Users for login).
 
     python ui.py [--host 127.0.0.1] [--port 7860] [--users FILE] [--db URL] [--data DIR] [--history DIR ...]
+                 [--batch-root DIR ...]
     review ui ...                      (the same options)
 
 A thin shell: it never decides a finding. It shows what the review found (tables with the cells failing
 findings point at highlighted, the findings, their explanations), and records what the reviewer decides
 (确认/驳回 a finding, 采用/不采用 a part 五 draft, 通过/退回修改 the report) in the sign-off database,
 whose audit log the page shows. Everything the report says is HTML-escaped before it reaches the page.
+
+The 批量审核 tab runs review.batch over uploaded files, zip archives or a server folder (only inside the data
+folder, the fixtures folder or a --batch-root folder) into <data>/batches/<timestamp>/, registers the reports
+in the same sign-off database, lists them as a queue (filters, sorting), opens one in the single view, records
+通过/退回修改 singly or 批量通过 for the error-free ones (one decision each), and exports the summary and memos.
 
 Without users the app serves the loopback address only and asks for a 审核人 name before any decision;
 with users (--users FILE or $REVIEW_USERS_FILE, else <data>/users.json) it requires login and records the
@@ -20,13 +26,19 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 import argparse
 import functools
+import hashlib
 import html
+import multiprocessing
 import re
+import shutil
 import sys
+import tempfile
 import threading
+import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Iterable, Optional, Sequence
 
 from review.api import SUPPORTED
@@ -151,10 +163,12 @@ class Services:
     history_note: str = ""
     require_login: bool = False
     fixtures: list[Path] = field(default_factory=list)
+    batch_roots: list[Path] = field(default_factory=list)  # --batch-root: more server folders a batch may read
 
     @classmethod
     def create(cls, data_dir: Optional[os.PathLike] = None, db_url: Optional[str] = None,
-               users_file: Optional[os.PathLike] = None, history_dirs: Sequence[str] = (), users=None) -> "Services":
+               users_file: Optional[os.PathLike] = None, history_dirs: Sequence[str] = (), users=None,
+               batch_roots: Sequence[str] = ()) -> "Services":
         """Open everything the app needs; raises ReviewError (Chinese + English) when something cannot be opened."""
         from review.history import FolderHistory
         from review.llm.cache import LLMCache
@@ -175,12 +189,21 @@ class Services:
             history, note = store, f"历史库：{data}（{len(store)} 篇）"
         else:
             history, note = None, "未建历史库（跨年度检查显示“无法判断”；可用 review index 建库）"
+        for d in batch_roots:
+            if not Path(d).expanduser().is_dir():
+                raise ReviewError(f"批量审核允许的文件夹不存在：{d}", f"batch root folder not found: {d}")
         assistant = Assistant(cache=LLMCache(data / "llm_cache.sqlite"), store=store, history=history)
         db = SignoffDB(url)
         fixtures = sorted(p for p in FIXTURES.glob("*") if p.is_file() and p.suffix.lower() in SUPPORTED
                           and not p.name.upper().startswith("README")) if FIXTURES.is_dir() else []
         return cls(assistant=assistant, db=db, users=users, data_dir=data, history_note=note,
-                   require_login=require_login, fixtures=fixtures)
+                   require_login=require_login, fixtures=fixtures,
+                   batch_roots=[Path(d).expanduser().resolve() for d in batch_roots])
+
+    def allowed_roots(self) -> list[Path]:
+        """The server folders a batch may read: the data folder, the fixtures folder and the --batch-root ones."""
+        roots = [self.data_dir, FIXTURES, *self.batch_roots]
+        return list(dict.fromkeys(Path(r).expanduser().resolve() for r in roots))
 
     def db_label(self) -> str:
         try:
@@ -639,6 +662,462 @@ def audit_html(decisions: list, result: ReviewResult, services: Optional[Service
             "<p class='nb-muted'>最新的记录在最上面；记录只增不改。</p>")
 
 
+# ------------------------------------------------------------------------------------------- batch review
+
+QUEUE_HEADERS = ["状态", "机关", "年度", "格式", "错误", "警告", "文件", "编号"]
+BATCH_SUFFIXES = (*SUPPORTED, ".zip")
+SCOPES = ("只看本批", "全部")
+STATUS_FILTERS = {"全部": None, "待审核": "pending", "已通过": "approved", "退回修改": "returned"}
+SORTS = {  # the queue's orders; each ends on the registration time so that ties keep the input order
+    "登记时间": lambda r: (r.registered_at, r.sha256),
+    "错误多的在前": lambda r: (-r.errors, -r.warnings, r.registered_at),
+    "机关": lambda r: (r.agency is None, r.agency or "", r.year or 0, r.registered_at),
+    "年度": lambda r: (r.year is None, r.year or 0, r.agency or "", r.registered_at),
+}
+_BATCH_NAME = re.compile(r"^\d{8}-\d{6}(?:-\d{1,3})?$")  # <data>/batches/<name>: never a path from the page
+
+
+@dataclass
+class QueueView:
+    """What the queue lists and in what order (the 批量审核 tab's controls)."""
+
+    scope: str = SCOPES[0]
+    status: str = "全部"
+    no_errors: bool = False
+    text: str = ""
+    sort: str = "登记时间"
+
+
+def short_source(source: str) -> str:
+    """The file name a reviewer recognises: 'archive.zip!member/path' for a zip member, else the base name."""
+    if "!" in source:
+        archive, member = source.split("!", 1)
+        return f"{Path(archive).name}!{member}"
+    return Path(source).name or source
+
+
+def queue_rows(reports: Iterable, view: QueueView, batch_shas: Optional[set] = None) -> list:
+    """The sign-off DB's ReportRows the queue shows: filtered (scope, status, no errors, text) and sorted."""
+    rows = list(reports)
+    if view.scope == SCOPES[0]:
+        rows = [r for r in rows if batch_shas and r.sha256 in batch_shas]
+    status = STATUS_FILTERS.get(view.status)
+    if status:
+        rows = [r for r in rows if r.status == status]
+    if view.no_errors:
+        rows = [r for r in rows if r.errors == 0]
+    text = (view.text or "").strip().casefold()
+    if text:
+        rows = [r for r in rows if text in (r.agency or "").casefold() or text in r.source.casefold()]
+    return sorted(rows, key=SORTS.get(view.sort, SORTS["登记时间"]))
+
+
+def queue_table(rows: list) -> list[list]:
+    return [[_STATUS_ZH.get(r.status, r.status), r.agency or "（未写明）", r.year or "",
+             f"{r.format}年格式" if r.format else "", r.errors, r.warnings, short_source(r.source), r.sha256[:12]]
+            for r in rows]
+
+
+def report_label(r) -> str:
+    return f"{r.agency or '（机关未写明）'} {r.year or ''}年度 — {short_source(r.source)}（{r.sha256[:8]}）"
+
+
+def queue_info(rows: list, batch: Optional[Path], items: list) -> str:
+    counts = {s: sum(r.status == s for r in rows) for s in _STATUS_ZH}
+    if batch is None:
+        where_ = "尚未选择批次"
+    else:
+        shas = {it.sha256 for it in items if it.sha256}
+        where_ = f"批次 {esc(batch.name)}：{len(items)} 个文件（{len(shas)} 篇不同的年报）"
+    return (f"<div class='nb-meta' id='nb-q-info'>{where_}。<b>列表中 {len(rows)} 篇</b>："
+            + "，".join(f"{_STATUS_ZH[s]} {n}" for s, n in counts.items())
+            + f"；其中无错误 {sum(r.errors == 0 for r in rows)} 篇。</div>")
+
+
+def selected_html(row, current: Optional[dict], services: Optional[Services] = None) -> str:
+    if row is None:
+        return "<p class='nb-muted' id='nb-q-selected'>在上表中点击一行，或在下拉框中选择一篇年报。</p>"
+    rep = (current or {}).get("report")
+    last = (f"<br>最近的审核结论：{esc(decision_text(rep, services))}，{esc(local_time(rep.at))}"
+            f"{('，意见：' + esc(rep.comment)) if rep.comment else ''}") if rep else ""
+    return (f"<div class='nb-meta' id='nb-q-selected'><b>已选：</b>{esc(row.agency or '（机关未写明）')}"
+            f" {esc(row.year or '')}年度　<span class='nb-badge {esc(row.status)}'>{esc(_STATUS_ZH[row.status])}"
+            f"</span>　<span class='nb-err'>错误 {row.errors} 项</span>　<span class='nb-warn'>警告 {row.warnings} 项"
+            f"</span><br><span class='nb-muted'>文件：{esc(short_source(row.source))}　编号：{esc(row.sha256[:16])}…"
+            f"</span>{last}</div>")
+
+
+def batches_dir(data: Path) -> Path:
+    return Path(data) / "batches"
+
+
+def new_batch(data: Path) -> Path:
+    """A new, empty batch output folder <data>/batches/<YYYYmmdd-HHMMSS[-n]>."""
+    base = batches_dir(data)
+    base.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    for i in range(1000):
+        p = base / (stamp if i == 0 else f"{stamp}-{i}")
+        try:
+            p.mkdir()
+            return p
+        except FileExistsError:
+            continue
+    raise Refused("无法创建批量审核输出文件夹，请稍后重试。")
+
+
+def batch_folder(data: Path, name: Optional[str]) -> Optional[Path]:
+    """The batch folder of a name chosen on the page (checked: only <data>/batches/<timestamp> with items.json)."""
+    if not name or not _BATCH_NAME.match(str(name)):
+        return None
+    p = batches_dir(data) / name
+    return p if (p / "items.json").is_file() else None
+
+
+def batch_items(folder: Optional[Path]) -> list:
+    """The inputs of a batch (review.batch.Item: name, path, sha256), [] if it cannot be read."""
+    if folder is None:
+        return []
+    from review.batch import load_items
+    try:
+        return load_items(folder)
+    except (ReviewError, OSError, ValueError, KeyError, TypeError):
+        return []
+
+
+def batch_choices(data: Path) -> list[tuple[str, str]]:
+    """(label, name) of the batches run so far, newest first."""
+    base = batches_dir(data)
+    names = sorted((p.name for p in base.iterdir() if _BATCH_NAME.match(p.name)), reverse=True) if base.is_dir() else []
+    out = []
+    for name in names:
+        folder = batch_folder(data, name)
+        if folder is not None:
+            when = datetime.strptime(name[:15], "%Y%m%d-%H%M%S").strftime("%Y-%m-%d %H:%M:%S")
+            out.append((f"{when}{name[15:]}（{len(batch_items(folder))} 个文件）", name))
+    return out
+
+
+def inside(path: Path, roots: Sequence[Path]) -> bool:
+    """Whether the path, symbolic links followed, is one of the roots or inside one."""
+    try:
+        real = Path(path).resolve()
+    except (OSError, RuntimeError):
+        return False
+    return any(real == r or r in real.parents for r in roots)
+
+
+def batch_folder_input(text: str, roots: Sequence[Path]) -> Optional[Path]:
+    """The server folder typed on the page, if it is inside an allowed root and every report in it is too."""
+    raw = (text or "").strip()
+    if not raw:
+        return None
+    allowed = "；".join(str(r) for r in roots)
+    p = Path(raw).expanduser()
+    if not p.is_absolute():
+        raise Refused(f"请填写服务器上文件夹的完整路径（以 / 开头）。可选的范围：{allowed}")
+    if not inside(p, roots):
+        raise Refused(f"不允许读取该文件夹：{raw}。批量审核只能读取以下文件夹及其子文件夹：{allowed}"
+                      "（管理员可用 --batch-root 增加）。")
+    if not p.is_dir():
+        raise Refused(f"文件夹不存在：{raw}")
+    from review.api import expand
+    found = [Path(f) for f in expand([p])] + sorted(p.rglob("*.zip"))
+    outside = next((f for f in found if not inside(f, roots)), None)
+    if outside is not None:
+        raise Refused(f"文件夹中的“{outside.relative_to(p)}”指向允许范围之外，已拒绝整个文件夹。")
+    if not found:
+        raise Refused(f"文件夹中没有可审核的文件（{'、'.join(s[1:] for s in BATCH_SUFFIXES)}）：{raw}")
+    return p
+
+
+def stage_uploads(files: Optional[Sequence], dest: Path) -> list[Path]:
+    """Copy the uploaded files into the batch folder (it keeps its inputs); refuse unsupported types."""
+    files = [Path(f) for f in files or []]
+    bad = [f.name for f in files if f.suffix.lower() not in BATCH_SUFFIXES]
+    if bad:
+        raise Refused(f"不支持的文件类型：{'、'.join(bad)}（支持：{'、'.join(s[1:] for s in BATCH_SUFFIXES)}）")
+    out = []
+    for f in files:
+        dest.mkdir(parents=True, exist_ok=True)
+        target, n = dest / f.name, 1
+        while target.exists():
+            target, n = dest / f"{f.stem}-{n}{f.suffix}", n + 1
+        shutil.copyfile(f, target)
+        out.append(target)
+    return out
+
+
+def report_bytes(services: Services, sha: str, first: Optional[str]) -> tuple[bytes, str]:
+    """A registered report's bytes and name, read back from a batch's saved inputs (the chosen batch first)."""
+    names = [first] + [n for _, n in batch_choices(services.data_dir) if n != first]
+    roots = services.allowed_roots()
+    for name in names:
+        for it in batch_items(batch_folder(services.data_dir, name)):
+            if it.sha256 != sha or not inside(it.path, roots) or not it.path.is_file():
+                continue
+            data = it.path.read_bytes()
+            if hashlib.sha256(data).hexdigest() == sha:  # the same version that was reviewed and decided
+                return data, it.name
+    raise Refused("找不到这篇年报的原文件（不在任何批次中，或已被移走、修改）：请在“单篇审核”中重新上传。")
+
+
+def export_files(folder: Path, db) -> list[str]:
+    """batch.export (summary with sign-off status, memos), copied for download: summary .xlsx/.csv, memos .zip."""
+    from review.batch import export
+    written = export(folder, db)
+    dest = Path(tempfile.mkdtemp(prefix="nb-export-"))  # gradio serves files from the temp folder only
+    out = []
+    for suffix in (".xlsx", ".csv"):
+        target = dest / f"summary-{folder.name}{suffix}"
+        shutil.copyfile(folder / f"summary{suffix}", target)
+        out.append(str(target))
+    memos = dest / f"memos-{folder.name}.zip"
+    with zipfile.ZipFile(memos, "w", zipfile.ZIP_DEFLATED) as zf:
+        for p in written:
+            if p.parent.name == "memos":
+                zf.write(p, f"memos/{p.name}")
+    out.append(str(memos))
+    return out
+
+
+# ------------------------------------------------------------------------------------------- the 批量审核 tab
+
+def batch_layout(gr, services: Services) -> SimpleNamespace:
+    """The 批量审核 tab's components (built inside its gr.Tab)."""
+    roots = "；".join(str(r) for r in services.allowed_roots())
+    choices = batch_choices(services.data_dir)
+    ui = SimpleNamespace()
+    gr.HTML("<p class='nb-muted'>一次审核多篇年报：上传多个文件或 zip 压缩包，或填写服务器上的文件夹。审核结果登记到与"
+            "单篇审核相同的审核记录库，每一项审核结论都记入同一审核记录。</p>")
+    with gr.Row(equal_height=False):
+        ui.files = gr.File(label="上传多篇年报或 zip 压缩包（txt、md、html、htm、pdf、docx、zip）", file_count="multiple",
+                           file_types=list(BATCH_SUFFIXES), type="filepath", elem_id="nb-batch-files", scale=3,
+                           height=140)
+        with gr.Column(scale=2):
+            ui.folder = gr.Textbox(label="或填写服务器上的文件夹（完整路径）", max_lines=1, elem_id="nb-batch-folder",
+                                   placeholder=str(services.data_dir), info=f"只能是以下文件夹之内：{roots}")
+            ui.run = gr.Button("开始批量审核", variant="primary", elem_id="nb-batch-run")
+    ui.result = gr.HTML("", elem_id="nb-batch-result")
+    with gr.Row(equal_height=True):
+        ui.batch = gr.Dropdown(label="批次（导出以本批次为准）", choices=choices, value=choices[0][1] if choices else None,
+                               elem_id="nb-batch-pick", scale=3, interactive=True)
+        ui.scope = gr.Radio(list(SCOPES), value=SCOPES[0], label="范围", elem_id="nb-q-scope", scale=2)
+        ui.refresh = gr.Button("刷新队列", elem_id="nb-q-refresh", scale=1)
+    with gr.Row(equal_height=True):
+        ui.status = gr.Dropdown(list(STATUS_FILTERS), value="全部", label="状态", elem_id="nb-q-status", scale=1)
+        ui.noerr = gr.Checkbox(label="只看无错误", value=False, elem_id="nb-q-noerr", scale=1)
+        ui.text = gr.Textbox(label="按机关或文件名筛选", max_lines=1, elem_id="nb-q-text", scale=2)
+        ui.sort = gr.Dropdown(list(SORTS), value="登记时间", label="排序", elem_id="nb-q-sort", scale=1)
+    ui.info = gr.HTML("", elem_id="nb-q-info-box")
+    ui.table = gr.Dataframe(value=[], headers=QUEUE_HEADERS, datatype=["str"] * 4 + ["number"] * 2 + ["str"] * 2,
+                            interactive=False, wrap=True, label="审核队列（点击一行选中）", elem_id="nb-queue",
+                            max_height=480)
+    ui.rows = gr.State([])  # the full sha256 of the rows shown, in order
+    ui.bulk = gr.State(None)  # the sha256 a 批量通过 is waiting to be confirmed for
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3):
+            ui.pick = gr.Dropdown(label="选中的年报", choices=[], value=None, elem_id="nb-q-pick", interactive=True)
+            ui.selected = gr.HTML(selected_html(None, None), elem_id="nb-q-selected-box")
+            ui.open = gr.Button("打开审核（在“单篇审核”中查看审核发现）", elem_id="nb-q-open")
+        with gr.Column(scale=3):
+            ui.action = gr.Radio(list(REPORT_ACTIONS), value="通过", label="审核结论", elem_id="nb-q-action")
+            ui.comment = gr.Textbox(label="意见（退回修改时必填；批量通过时记入每一篇）", lines=2, elem_id="nb-q-comment")
+            with gr.Row():
+                ui.save = gr.Button("提交审核结论（选中的一篇）", variant="primary", elem_id="nb-q-save")
+                ui.bulk_ask = gr.Button("批量通过当前列表中无错误的年报…", elem_id="nb-q-bulk")
+            with gr.Group(visible=False, elem_id="nb-q-confirm") as ui.confirm:
+                ui.confirm_text = gr.HTML("")
+                with gr.Row():
+                    ui.yes = gr.Button("确认批量通过", variant="stop", elem_id="nb-q-yes")
+                    ui.no = gr.Button("取消", elem_id="nb-q-no")
+    with gr.Row(equal_height=False):
+        ui.export = gr.Button("导出本批次的汇总表和审核意见书", elem_id="nb-q-export", scale=1)
+        ui.downloads = gr.File(label="下载：汇总表（XLSX、CSV）、审核意见书（Markdown 和 DOCX，zip）", file_count="multiple",
+                               interactive=False, elem_id="nb-q-files", scale=3, height=150)
+    return ui
+
+
+def wire_batch(gr, services: Services, ui: SimpleNamespace, app: SimpleNamespace) -> None:
+    """The 批量审核 tab's handlers. `app` carries what the single view shares: guarded, warn, reviewer_of,
+    record, review_bytes, refreshed, opened_outputs, single_outputs, state, reviewer, tabs, tab, demo."""
+    from review import batch
+    db, data = services.db, services.data_dir
+    guarded = app.guarded
+    qin = [ui.batch, ui.pick, ui.scope, ui.status, ui.noerr, ui.text, ui.sort]
+    qout = [ui.table, ui.rows, ui.pick, ui.info, ui.selected, ui.confirm, ui.bulk]
+
+    def shown(name, view: QueueView) -> tuple[list, Optional[Path], list]:
+        folder = batch_folder(data, name)
+        items = batch_items(folder)
+        return queue_rows(db.reports(), view, {it.sha256 for it in items if it.sha256}), folder, items
+
+    def queue_out(name, pick, view: QueueView) -> dict:
+        rows, folder, items = shown(name, view)
+        row = next((r for r in rows if r.sha256 == pick), None)
+        return {ui.table: queue_table(rows), ui.rows: [r.sha256 for r in rows],
+                ui.pick: gr.update(choices=[(report_label(r), r.sha256) for r in rows], value=row and row.sha256),
+                ui.info: queue_info(rows, folder, items),
+                ui.selected: selected_html(row, db.current(row.sha256) if row else None, services),
+                ui.confirm: gr.update(visible=False), ui.bulk: None}
+
+    def single_view(st, shas) -> dict:
+        """The single view's record, when the report open there was just decided from the queue."""
+        return app.refreshed(st) if st and st["rv"].result.sha256 in shas else {}
+
+    def on_queue(name, pick, scope, status, noerr, text, sort):
+        return queue_out(name, pick, QueueView(scope, status, noerr, text, sort))
+
+    for trigger in (ui.batch.change, ui.scope.change, ui.status.change, ui.noerr.change, ui.sort.change,
+                    ui.refresh.click, app.tab.select):
+        trigger(on_queue, inputs=qin, outputs=qout)
+    ui.text.change(on_queue, inputs=qin, outputs=qout, trigger_mode="always_last")
+
+    def on_load(pick, scope, status, noerr, text, sort):
+        choices = batch_choices(data)
+        name = choices[0][1] if choices else None
+        view = QueueView(scope, status, noerr, text, sort)
+        return {ui.batch: gr.update(choices=choices, value=name), **queue_out(name, pick, view)}
+
+    app.demo.load(on_load, inputs=qin[1:], outputs=[ui.batch, *qout])
+
+    @guarded
+    def on_run(files, folder_text, scope, status, noerr, text, sort, progress=gr.Progress()):
+        folder = batch_folder_input(folder_text, services.allowed_roots())
+        if not files and folder is None:
+            raise Refused("请先上传年报文件或 zip 压缩包，或填写服务器上的文件夹路径，再开始批量审核。")
+        out = new_batch(data)
+        progress(0, desc="正在读取输入…")
+        try:
+            inputs = stage_uploads(files, out / "uploads") + ([folder] if folder else [])
+            rep = batch.run(inputs, out, progress=lambda done, total, _row: progress(
+                (done, total), desc=f"正在审核：已完成 {done} / {total} 篇", unit="篇"), db=db)
+        except (batch.BatchInputError, Refused) as e:  # a hostile zip, a wrong file type: as if nothing happened
+            shutil.rmtree(out, ignore_errors=True)
+            raise Refused(e.zh if isinstance(e, ReviewError) else e.message) from None
+        except ReviewError as e:
+            raise Refused(f"批量审核未完成：{e.zh}（已完成的结果保存在 {out}，可重新运行）") from None
+        except OSError as e:  # a file that cannot be copied or read, a full disk
+            shutil.rmtree(out, ignore_errors=True)
+            raise Refused(f"批量审核未完成：文件无法读取或写入（{e}），请检查后重试。") from None
+        if not rep.items:
+            shutil.rmtree(out, ignore_errors=True)
+            raise Refused("没有找到可审核的文件（txt、md、html、htm、pdf、docx，或其中含有这些文件的 zip）。")
+        gr.Info(f"批量审核完成：{len(rep.items)} 个文件，用时 {rep.seconds:.0f} 秒。", title="完成")
+        view = QueueView(SCOPES[0], status, noerr, text, sort)
+        return {ui.files: None, ui.scope: SCOPES[0],
+                ui.batch: gr.update(choices=batch_choices(data), value=out.name),
+                ui.result: (f"<div class='nb-meta' id='nb-batch-done'>批次 {esc(out.name)} 完成：{len(rep.items)} 个文件，"
+                            f"审核 {rep.reviewed} 篇，其中无法读取 {rep.failed} 个（见导出的汇总表）；"
+                            f"用时 {rep.seconds:.1f} 秒。</div>"),
+                **queue_out(out.name, None, view)}
+
+    ui.run.click(on_run, inputs=[ui.files, ui.folder, *qin[2:]],
+                 outputs=[ui.files, ui.scope, ui.batch, ui.result, *qout])
+
+    def on_row(rows, evt: gr.SelectData):
+        row = evt.row_value
+        short = row[-1] if row and len(row) == len(QUEUE_HEADERS) else None
+        if short is None and isinstance(evt.index, (list, tuple)) and 0 <= evt.index[0] < len(rows or []):
+            return rows[evt.index[0]]
+        return next((s for s in rows or [] if short and s.startswith(str(short))), gr.skip())
+
+    ui.table.select(on_row, inputs=[ui.rows], outputs=[ui.pick])
+
+    def on_pick(pick):
+        row = next((r for r in db.reports() if r.sha256 == pick), None) if pick else None
+        return selected_html(row, db.current(pick) if row else None, services)
+
+    ui.pick.change(on_pick, inputs=[ui.pick], outputs=[ui.selected])
+
+    @guarded
+    def on_open(pick, name, progress=gr.Progress()):
+        if not pick:
+            raise Refused("请先在审核队列中选中一篇年报。")
+        content, source = report_bytes(services, pick, name)
+        out = app.review_bytes(content, source, progress)
+        out[app.tabs] = gr.Tabs(selected="review")
+        return out
+
+    ui.open.click(on_open, inputs=[ui.pick, ui.batch], outputs=[*app.opened_outputs, app.tabs])
+
+    @guarded
+    def on_save(action, comment, who_name, st, name, pick, scope, status, noerr, text, sort, request: gr.Request):
+        row = next((r for r in db.reports() if r.sha256 == pick), None) if pick else None
+        if row is None:
+            raise Refused("请先在审核队列中选中一篇年报。")
+        who = app.reviewer_of(who_name, request)
+        if action not in REPORT_ACTIONS:
+            raise Refused("请选择“通过”或“退回修改”。")
+        dec = app.record(reviewer=who, report_sha256=row.sha256, source=row.source, kind="report",
+                         action=REPORT_ACTIONS[action], comment=comment or "")
+        gr.Info(f"已保存审核结论：{action}（{row.agency or short_source(row.source)}，审核人 {who}，记录号 {dec.id}）",
+                title="已保存")
+        view = QueueView(scope, status, noerr, text, sort)
+        return {**queue_out(name, pick, view), ui.comment: "", **single_view(st, {row.sha256})}
+
+    ui.save.click(on_save, inputs=[ui.action, ui.comment, app.reviewer, app.state, *qin],
+                  outputs=[*qout, ui.comment, *app.single_outputs])
+
+    @guarded
+    def on_bulk_ask(who_name, name, pick, scope, status, noerr, text, sort, request: gr.Request):
+        app.reviewer_of(who_name, request)  # the name is asked for before anything is proposed
+        rows, _, _ = shown(name, QueueView(scope, status, noerr, text, sort))
+        ok = [r for r in rows if r.errors == 0 and r.status == "pending"]
+        if not ok:
+            raise Refused("当前列表中没有“待审核”且无错误的年报，无需批量通过。")
+        with_errors = sum(r.errors > 0 for r in rows)
+        decided = sum(r.errors == 0 and r.status != "pending" for r in rows)
+        text = (f"<div class='nb-meta' id='nb-q-confirm-text'>将把当前列表中 <b>{len(ok)} 篇</b>无错误、待审核的年报"
+                f"逐篇记录为“已通过”（每篇一条审核记录，意见相同）。列表中有错误的 {with_errors} 篇不会被批量通过；"
+                f"已有审核结论的 {decided} 篇不再重复记录。请确认。</div>")
+        return {ui.confirm: gr.update(visible=True), ui.confirm_text: text, ui.bulk: [r.sha256 for r in ok],
+                ui.yes: gr.update(value=f"确认批量通过（{len(ok)} 篇）")}
+
+    ui.bulk_ask.click(on_bulk_ask, inputs=[app.reviewer, *qin], outputs=[ui.confirm, ui.confirm_text, ui.bulk, ui.yes])
+
+    @guarded
+    def on_bulk_yes(shas, comment, who_name, st, name, pick, scope, status, noerr, text, sort, request: gr.Request):
+        if not shas:
+            raise Refused("请先点击“批量通过当前列表中无错误的年报…”。")
+        who = app.reviewer_of(who_name, request)
+        by_sha = {r.sha256: r for r in db.reports()}
+        todo = [by_sha[s] for s in shas if s in by_sha and by_sha[s].errors == 0 and by_sha[s].status == "pending"]
+        done = []
+        for r in todo:  # each report gets its own decision in the audit log
+            try:
+                app.record(reviewer=who, report_sha256=r.sha256, source=r.source, kind="report", action="approve",
+                           comment=comment or "")
+            except Refused as e:
+                app.warn(f"批量通过在记录第 {len(done) + 1} 篇时中断（已记录 {len(done)} 篇）：{e.message}")
+                break
+            done.append(r.sha256)
+        if done:
+            gap = f"；{len(shas) - len(todo)} 篇在确认前已有结论或已不符合条件，未记录" if len(todo) < len(shas) else ""
+            gr.Info(f"已批量通过 {len(done)} 篇无错误的年报（审核人 {who}）{gap}。", title="已保存")
+        view = QueueView(scope, status, noerr, text, sort)
+        return {**queue_out(name, pick, view), ui.comment: "", **single_view(st, set(done))}
+
+    ui.yes.click(on_bulk_yes, inputs=[ui.bulk, ui.comment, app.reviewer, app.state, *qin],
+                 outputs=[*qout, ui.comment, *app.single_outputs])
+    ui.no.click(lambda: (gr.update(visible=False), None), inputs=None, outputs=[ui.confirm, ui.bulk])
+
+    @guarded
+    def on_export(name, progress=gr.Progress()):
+        folder = batch_folder(data, name)
+        if folder is None:
+            raise Refused("请先选择一个批次（或先运行批量审核），再导出。")
+        progress(0.1, desc="正在导出汇总表和审核意见书…")
+        try:
+            files = export_files(folder, db)
+        except (ReviewError, OSError) as e:
+            raise Refused(f"导出失败：{getattr(e, 'zh', e)}") from None
+        gr.Info(f"已导出批次 {folder.name} 的汇总表和审核意见书，请在下方下载。", title="已导出")
+        return files
+
+    ui.export.click(on_export, inputs=[ui.batch], outputs=[ui.downloads])
+
+
 # ------------------------------------------------------------------------------------------- the app
 
 def build_app(services: Services):
@@ -705,7 +1184,7 @@ def build_app(services: Services):
                                           elem_id="nb-reviewer", max_lines=1)
         meta = gr.HTML(f"<p class='nb-muted'>{NO_REPORT}</p>", elem_id="nb-meta")
 
-        with gr.Tabs(elem_id="nb-tabs"):
+        with gr.Tabs(elem_id="nb-tabs") as tabs:
             with gr.Tab("单篇审核", id="review", elem_id="nb-tab-review"):
                 findings = gr.Dataframe(value=[], headers=FINDING_HEADERS, datatype="str", interactive=False,
                                         wrap=True, label="审核发现（点击一行查看解释；错误在前）", elem_id="nb-findings",
@@ -768,6 +1247,9 @@ def build_app(services: Services):
                         current = gr.HTML("", elem_id="nb-current-box")
                 gr.HTML("<b>审核记录（本报告此版本）</b>")
                 audit = gr.HTML("", elem_id="nb-audit-box")
+
+            with gr.Tab("批量审核", id="batch", elem_id="nb-tab-batch") as batch_tab:
+                batch_ui = batch_layout(gr, services)
 
         # ------------------------------------------------------------------ handlers
 
@@ -992,6 +1474,11 @@ def build_app(services: Services):
         clear.click(lambda st: ([], "", {"sha256": st["rv"].result.sha256, "history": []} if st else None),
                     inputs=[state], outputs=[chatbot, chat_note, chat_state])
 
+        wire_batch(gr, services, batch_ui, SimpleNamespace(
+            guarded=guarded, warn=warn, reviewer_of=reviewer_of, record=record, review_bytes=review_bytes,
+            refreshed=refreshed, opened_outputs=opened_outputs, single_outputs=[findings, meta, current, audit],
+            state=state, reviewer=reviewer, tabs=tabs, tab=batch_tab, demo=demo))
+
         if who is not None:
             def on_load(request: gr.Request):
                 user = getattr(request, "username", None) or ""
@@ -1015,6 +1502,8 @@ def _parser() -> argparse.ArgumentParser:
                                                  "~/.local/share/nianbao-review）")
     p.add_argument("--history", metavar="DIR", action="append", default=[],
                    help="往年年报文件夹（可重复；代替历史库用于跨年度检查）")
+    p.add_argument("--batch-root", metavar="DIR", action="append", default=[],
+                   help="批量审核时允许审核人填写的服务器文件夹（可重复；数据目录和示例年报文件夹总是允许）")
     return p
 
 
@@ -1025,10 +1514,15 @@ def main(argv: Optional[list[str]] = None) -> int:
         from review.users import check_bind
         users = users_at(args.data, args.users)
         check_bind(args.host, users)  # before anything is opened or created
-        services = Services.create(args.data, args.db, history_dirs=args.history, users=users)
+        services = Services.create(args.data, args.db, history_dirs=args.history, users=users,
+                                   batch_roots=args.batch_root)
     except ReviewError as e:
         print(f"无法启动审核界面：{e.message}", file=sys.stderr)
         sys.exit(2)
+    try:  # batch runs start worker processes from this threaded server: never fork its threads
+        multiprocessing.set_start_method("forkserver")
+    except (RuntimeError, ValueError):
+        pass
     demo = build_app(services)
     demo.queue(default_concurrency_limit=4)
     def verify(name: str, password: str) -> bool:
