@@ -17,37 +17,19 @@ from typing import Optional
 
 from review.api import check_paths
 from review.models import ReviewError, ReviewResult
+from review.present import location
 
 EXIT_OK, EXIT_ERRORS, EXIT_UNREADABLE = 0, 1, 2
 _SEV_ZH = {"error": "错误", "warning": "警告", "info": "提示"}
 _SEV_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
-_TABLE_ZH = {"disclosure": "表二", "applications": "表三", "appeals": "表四"}
 
 
 def _dump(result: ReviewResult) -> dict:
     return result.model_dump(mode="json")
 
 
-def _cells_text(cells: list[dict]) -> str:
-    """“ 自然人列” when all cells share a column, “ 三.一行” when they share a row, else the first few."""
-    if len(cells) > 1:
-        for key, suffix in (("column", "列"), ("row", "行"), ("group", "")):
-            values = {c.get(key) for c in cells}
-            if len(values) == 1 and None not in values:
-                return f" {values.pop()}{suffix}"
-    shown = "、".join("/".join(c.values()) for c in cells[:3])
-    return (f" {shown}" if shown else "") + ("…" if len(cells) > 3 else "")
-
-
 def _where(f) -> str:
-    parts = []
-    if f.table:
-        parts.append(_TABLE_ZH.get(f.table, f.table) + _cells_text(f.cells))
-    if f.section:
-        parts.append(f"第{'一二三四五六'[f.section - 1]}部分")
-    if f.line:
-        parts.append(f"第 {f.line} 行")
-    return "；".join(parts)
+    return location(f.table, f.cells, f.section, f.line)
 
 
 def _print_human(results: list[ReviewResult], verbose: bool) -> None:

@@ -6,23 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
+from review.present import location
 from review.signoff import STATUS_ZH, SignoffDB
 
 _SEV = {"error": "错误", "warning": "警告", "info": "提示"}
 _ACTION = {("finding", "confirm"): "确认", ("finding", "dismiss"): "驳回", ("report", "approve"): "通过",
            ("report", "return"): "退回修改", ("draft", "approve"): "采用", ("draft", "reject"): "不采用"}
-_TABLE = {"disclosure": "表二", "applications": "表三", "appeals": "表四"}
 
 
 def _where(f: dict) -> str:
-    parts = []
-    if f.get("table"):
-        parts.append(_TABLE.get(f["table"], f["table"]))
-    if f.get("section"):
-        parts.append(f"第{'一二三四五六'[f['section'] - 1]}部分")
-    if f.get("line"):
-        parts.append(f"第 {f['line']} 行")
-    return "，".join(parts)
+    return location(f.get("table"), f.get("cells", []), f.get("section"), f.get("line"))
 
 
 def memo_sections(result: dict, db: Optional[SignoffDB]) -> dict:

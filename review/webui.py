@@ -43,15 +43,14 @@ from typing import Any, Iterable, Optional, Sequence
 
 from review.api import SUPPORTED
 from review.models import Finding, ReviewError, ReviewResult
+from review.present import location
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 _SEV_ZH = {"error": "错误", "warning": "警告", "info": "提示"}
 _SEV_ORDER = {"error": 0, "warning": 1, "info": 2}
-_TABLE_ZH = {"disclosure": "表二", "applications": "表三", "appeals": "表四"}
 _TABLE_TITLE = {"disclosure": "表二　主动公开政府信息情况", "applications": "表三　收到和处理政府信息公开申请情况",
                 "appeals": "表四　政府信息公开行政复议、行政诉讼情况"}
 _STATE_ZH = {"number": "数字", "blank": "空白", "na": "不适用", "unreadable": "无法识别", "inferred": "推得"}
-_CN = "一二三四五六"
 FINDING_ACTIONS = {"确认": "confirm", "驳回": "dismiss"}
 REPORT_ACTIONS = {"通过": "approve", "退回修改": "return"}
 _ACTION_ZH = {("finding", "confirm"): "确认", ("finding", "dismiss"): "驳回", ("report", "approve"): "通过",
@@ -242,25 +241,8 @@ def ordered(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: (f.status != "fail", _SEV_ORDER[f.severity.value]))
 
 
-def _cells_text(cells: list[dict]) -> str:
-    if len(cells) > 1:
-        for key, suffix in (("column", "列"), ("row", "行"), ("item", "行"), ("group", "")):
-            values = {c.get(key) for c in cells}
-            if len(values) == 1 and None not in values:
-                return f" {values.pop()}{suffix}"
-    shown = "、".join("/".join(c.values()) for c in cells[:3])
-    return (f" {shown}" if shown else "") + ("…" if len(cells) > 3 else "")
-
-
 def where(f: Finding) -> str:
-    parts = []
-    if f.table:
-        parts.append(_TABLE_ZH.get(f.table, f.table) + _cells_text(f.cells))
-    if f.section:
-        parts.append(f"第{_CN[f.section - 1]}部分")
-    if f.line:
-        parts.append(f"第 {f.line} 行")
-    return "；".join(parts) or "全文"
+    return location(f.table, f.cells, f.section, f.line) or "全文"
 
 
 def rule_title(f: Finding) -> str:
