@@ -35,6 +35,10 @@ CREATE TABLE IF NOT EXISTS reports (
 CREATE INDEX IF NOT EXISTS reports_agency_year ON reports (agency_key, year);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vec BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS passages (id TEXT PRIMARY KEY, sha256 TEXT NOT NULL, agency_key TEXT NOT NULL,
+  year INTEGER, part INTEGER);
+CREATE INDEX IF NOT EXISTS passages_agency_year ON passages (agency_key, year);
+CREATE INDEX IF NOT EXISTS passages_part_year ON passages (part, year);
 """
 
 
@@ -95,6 +99,7 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.executescript(_SCHEMA)
         self.spec = self._spec(embeddings)
+        self._backfill_passages()
 
     @classmethod
     def open_existing(cls, path: Union[str, os.PathLike, None] = None) -> Optional["Store"]:
@@ -126,6 +131,16 @@ class Store:
                               f"This store was built with embeddings '{row[0]}', not '{wanted}': use another data "
                               f"folder, or delete it and index again")
         return row[0]
+
+    def _backfill_passages(self) -> None:
+        """Stores built before the passages table existed: fill it from the stored results."""
+        if self.db.execute("SELECT 1 FROM passages LIMIT 1").fetchone() or not len(self):
+            return
+        rows = [(c.id, c.sha256, c.agency, c.year, c.part)
+                for (res,) in self.db.execute("SELECT result FROM reports")
+                for c in chunks(ReviewResult.model_validate_json(res))]
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO passages VALUES (?,?,?,?,?)", rows)
 
     # ------------------------------------------------------------------ chroma
 
@@ -205,6 +220,8 @@ class Store:
                 coll.upsert(ids=[c.id for c in passages], documents=texts, metadatas=[_meta(c) for c in passages],
                             embeddings=self._vectors(spec, texts))
         with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO passages VALUES (?,?,?,?,?)",
+                                [(c.id, c.sha256, c.agency, c.year, c.part) for c in passages])
             self.db.execute("INSERT INTO reports VALUES (?,?,?,?,?,?,?,?,?)",
                             (result.sha256, key, m.agency, m.year, m.format, result.source, len(passages),
                              datetime.now(timezone.utc).isoformat(timespec="seconds"), result.model_dump_json()))
@@ -228,6 +245,7 @@ class Store:
                 coll.delete(where={"sha256": sha})
         with self.db:
             self.db.executemany("DELETE FROM reports WHERE sha256=?", [(s,) for s in shas])
+            self.db.executemany("DELETE FROM passages WHERE sha256=?", [(s,) for s in shas])
 
     def remove(self, agency: Optional[str] = None, year: Optional[int] = None,
                sha256: Optional[str] = None) -> list[StoredReport]:
@@ -263,6 +281,32 @@ class Store:
         """This agency's stored report for `year` (e.g. year t-1 for the report under review)."""
         return next((r for r in self.reports_of(agency) if r.meta.year == year), None)
 
+    def _candidates(self, part, agency, years, exclude_sha256, exclude_agency) -> Optional[list[str]]:
+        """The passage ids the filters allow, or None when there is no filter."""
+        conds, args = [], []
+        if part:
+            conds.append("part = ?")
+            args.append(part)
+        if agency:
+            conds.append("agency_key = ?")
+            args.append(agency_key(agency))
+        if exclude_agency:
+            conds.append("agency_key != ?")
+            args.append(agency_key(exclude_agency))
+        lo, hi = years or (None, None)
+        if lo:
+            conds.append("year >= ?")
+            args.append(lo)
+        if hi:
+            conds.append("year <= ?")
+            args.append(hi)
+        if exclude_sha256:
+            conds.append("sha256 != ?")
+            args.append(exclude_sha256)
+        if not conds:
+            return None
+        return [r[0] for r in self.db.execute(f"SELECT id FROM passages WHERE {' AND '.join(conds)}", args)]
+
     def similar(self, text: str, k: int = 5, part: Optional[int] = None, agency: Optional[str] = None,
                 years: Optional[tuple[Optional[int], Optional[int]]] = None, exclude_sha256: Optional[str] = None,
                 exclude_agency: Optional[str] = None) -> list[Passage]:
@@ -271,11 +315,15 @@ class Store:
         if not len(self):
             return []
         from review.embeddings import rrf
-        where = _where(part, agency, years, exclude_sha256, exclude_agency)
-        n = max(k * 4, 20)
+        # The filters are resolved in the catalog (indexed SQL) and handed to Chroma as candidate ids: Chroma's
+        # own metadata filter costs more the more rows a condition matches (docs/performance.md).
+        candidates = self._candidates(part, agency, years, exclude_sha256, exclude_agency)
+        if candidates == []:
+            return []
+        n = max(k * 4, 20) if candidates is None else min(max(k * 4, 20), len(candidates))
         rankings, passages = [], {}
         for coll, _ in self.collections.values():
-            res = coll.query(query_texts=[text], n_results=n, where=where,
+            res = coll.query(query_texts=[text], n_results=n, ids=candidates,
                              include=["documents", "metadatas", "distances"])
             ids = res["ids"][0]
             rankings.append(ids)
@@ -292,25 +340,6 @@ def _meta(c: Chunk) -> dict:
             "paragraph": c.paragraph, "source": c.source, "sha256": c.sha256, "line": c.line}
 
 
-def _where(part, agency, years, exclude_sha256, exclude_agency) -> Optional[dict]:
-    conds: list[dict] = []
-    if part:
-        conds.append({"part": part})
-    if agency:
-        conds.append({"agency": agency_key(agency)})
-    if exclude_agency:
-        conds.append({"agency": {"$ne": agency_key(exclude_agency)}})
-    if years:
-        lo, hi = years
-        if lo:
-            conds.append({"year": {"$gte": lo}})
-        if hi:
-            conds.append({"year": {"$lte": hi}})
-    if exclude_sha256:
-        conds.append({"sha256": {"$ne": exclude_sha256}})
-    if not conds:
-        return None
-    return conds[0] if len(conds) == 1 else {"$and": conds}
 
 
 def open_for_check(data: Union[str, os.PathLike, None], history_dirs: list[str], use_store: bool = True):

@@ -116,3 +116,15 @@ def test_default_store_is_hybrid_and_reopens_in_a_new_process(tmp_path):
 def test_data_dir_from_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("REVIEW_DATA_DIR", str(tmp_path / "x"))
     assert default_data_dir() == tmp_path / "x"
+
+
+def test_a_store_from_before_the_passages_table_is_backfilled(tmp_path):
+    """Filters are resolved in the catalog's passages table; an older store without it is filled on opening."""
+    d = tmp_path / "old"
+    with Store(d, embeddings="ngram") as s:
+        s.index_paths([FIX / "pingtan_2021_county_pipe.txt", FIX / "pingtan_2022_county_tsv.txt"])
+        with s.db:
+            s.db.execute("DELETE FROM passages")
+    with Store(d) as s:
+        hits = s.similar("政策解读", k=3, part=5, years=(2022, 2022))
+        assert hits and all(h.part == 5 and h.year == 2022 for h in hits)
