@@ -348,6 +348,13 @@ def _cell_td(cell, attrs: dict, marks: list, chosen: list) -> str:
             tip += f"；原文：{cell.raw}"
         if cell.note:
             tip += f"；{cell.note}"
+    _highlight(classes, attrs, marks, chosen)
+    return f"<td class='{' '.join(classes)}' title='{esc(tip)}'>{esc(text)}</td>"
+
+
+def _highlight(classes: list[str], attrs: dict, marks: list, chosen: list) -> None:
+    """Add the classes for the findings that point at this cell: red for errors, yellow for warnings,
+    an outline for the selected finding."""
     sev = {s for sel, s in marks if _matches(sel, attrs)}
     if "error" in sev:
         classes.append("hl-error")
@@ -355,19 +362,12 @@ def _cell_td(cell, attrs: dict, marks: list, chosen: list) -> str:
         classes.append("hl-warning")
     if any(_matches(sel, attrs) for sel in chosen):
         classes.append("hl-selected")
-    return f"<td class='{' '.join(classes)}' title='{esc(tip)}'>{esc(text)}</td>"
 
 
 def _label_td(text: str, attrs: dict, marks: list, chosen: list, extra: str = "") -> str:
     classes = ["lbl"]
     # a selector naming only the row (e.g. a missing row {"item": "规章"}) marks the row label too
-    sev = {s for sel, s in marks if _matches(sel, attrs)}
-    if "error" in sev:
-        classes.append("hl-error")
-    elif "warning" in sev:
-        classes.append("hl-warning")
-    if any(_matches(sel, attrs) for sel in chosen):
-        classes.append("hl-selected")
+    _highlight(classes, attrs, marks, chosen)
     return f"<td class='{' '.join(classes)}'>{esc(text)}{extra}</td>"
 
 
