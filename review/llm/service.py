@@ -313,6 +313,11 @@ class ChatSession:
 
 # ---------------------------------------------------------------------------------------------- helpers
 
+def _is_status_error(e: BaseException) -> bool:
+    import openai
+    return isinstance(e, openai.APIStatusError)
+
+
 def _failure(e: BaseException) -> str:
     name = type(e).__name__
     detail = str(e).strip().splitlines()[0][:160] if str(e).strip() else ""
@@ -322,8 +327,8 @@ def _failure(e: BaseException) -> str:
         what = "连不上大模型服务"
     elif "Validation" in name or "JSON" in name or "Parse" in name or "parsing" in detail.lower():
         what = "大模型返回的内容不是约定的 JSON 格式"
-    elif "Status" in name or "Error" in name and "HTTP" in detail:
-        what = "大模型服务返回错误"
+    elif _is_status_error(e):
+        what = f"大模型服务返回错误（HTTP {e.status_code}）"
     else:
         what = "大模型调用失败"
     log.warning("LLM call failed: %s: %s", name, detail)
