@@ -27,8 +27,42 @@ class Equation:
         return self.lhs + self.rhs
 
 
-def application_equations(t: Template) -> list[Equation]:
-    return _application_equations(t.format)
+def application_equations(t: Template, rows: Optional[frozenset[str]] = None) -> list[Equation]:
+    """The 表三 equations. With `rows` (the row codes the report has), a group row the report filled as
+    one row instead of its sub-rows (2021's （六）其他处理 as a single row) stands for its parts."""
+    eqs = _application_equations(t.format)
+    totals = _collapsed(t, rows) if rows is not None else {}
+    return _substitute(eqs, totals) if totals else eqs
+
+
+def _collapsed(t: Template, rows: frozenset[str]) -> dict[str, tuple[str, ...]]:
+    """{group code: its parts} for each may-total group present as a row with none of its parts."""
+    return {r.code: tuple(r.parts) for r in t.applications.rows
+            if r.may_total and r.code in rows and not any(p in rows for p in r.parts)}
+
+
+def _substitute(eqs: list[Equation], totals: dict[str, tuple[str, ...]]) -> list[Equation]:
+    part_of = {p: g for g, parts in totals.items() for p in parts}
+    out = []
+    for e in eqs:
+        def side(keys):
+            seen, new = set(), []
+            for k in keys:
+                k2 = (part_of.get(k[0], k[0]), k[1])
+                if k2 not in seen:
+                    seen.add(k2)
+                    new.append(k2)
+            return tuple(new)
+        if any(k[0] in part_of for k in e.cells):
+            out.append(Equation(e.identity, side(e.lhs), side(e.rhs), e.along, e.title))
+        elif e.along not in part_of:  # a row equation about a part that is not there
+            out.append(e)
+    for g in totals:  # the row total holds for the collapsed row too
+        proto = next((e for e in eqs if e.along in totals[g]), None)
+        if proto is not None:
+            out.append(Equation(proto.identity, tuple((g, k[1]) for k in proto.lhs),
+                                tuple((g, k[1]) for k in proto.rhs), g, proto.title))
+    return out
 
 
 def appeal_equations(t: Template) -> list[Equation]:

@@ -38,6 +38,10 @@ class Row(BaseModel):
     keys: list[str]
     exact: list[str] = Field(default_factory=list)
     group: bool = False
+    # A group row that a report may fill as one row instead of its sub-rows (2021's （六）其他处理 written
+    # as in the 2019 format): its values then stand for the sum of `parts`.
+    may_total: bool = False
+    parts: list[str] = Field(default_factory=list)
 
 
 class Identity(BaseModel):
@@ -67,6 +71,9 @@ class Applications(BaseModel):
     @property
     def leaf_rows(self) -> list[Row]:
         return [r for r in self.rows if not r.group]
+
+    def row(self, code: str) -> Optional[Row]:
+        return next((r for r in self.rows if r.code == code), None)
 
 
 class Appeals(BaseModel):
