@@ -92,6 +92,8 @@ class DisclosureCell(Cell):
 
 class ApplicationCell(Cell):
     row: str
+    label: Optional[str] = None  # the report's own row label when it was matched loosely
+    loose: bool = False  # matched by the template's order and similarity, not by its key words
 
 
 class AppealCell(Cell):
@@ -145,8 +147,13 @@ class Report(BaseModel):
     meta: Meta
     sections: list[Section] = Field(default_factory=list)
     tables: Tables = Field(default_factory=Tables)
-    missing_rows: list[dict] = Field(default_factory=list)  # {"table","row"/"item","block"}
+    # {"table","row"/"item","block"}; a 表三 group filled as one row instead of its sub-rows also has
+    # "collapsed": the sub-row codes it stands for
+    missing_rows: list[dict] = Field(default_factory=list)
     spans: list[TableSpan] = Field(default_factory=list)
+    # tables that are there (their labels were found) but whose cells could not be read:
+    # {"table", "line", "reason"}
+    unread_tables: list[dict] = Field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- rules

@@ -60,7 +60,11 @@ def find_title(lines: list[str], limit: int) -> tuple[Optional[str], Optional[in
     for k, (i, line) in enumerate(nonempty):
         options = [norm(line).strip("|")]
         if k + 1 < len(nonempty):
-            options.append(options[0] + norm(nonempty[k + 1][1]).strip("|"))
+            following = norm(nonempty[k + 1][1]).strip("|")
+            # join only a title cut in two: a line that is a whole title itself (a saved page's breadcrumb
+            # "政府信息公开年报" above the real title) is not the first half of it
+            if not (len(following) <= 60 and _TITLE.match(following)):
+                options.append(options[0] + following)
         for text in options:
             if len(text) > 60:
                 continue

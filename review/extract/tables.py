@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from difflib import SequenceMatcher
 from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Optional
@@ -34,6 +35,8 @@ class RowRead:
     overflow: int = 0
     block: Optional[str] = None
     extra: bool = False
+    loose: bool = False  # the label matched the template's by order and similarity, not by its key words
+    after: list[Tok] = field(default_factory=list)  # a real table row: every cell after the label, in place
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -51,11 +54,28 @@ def _value_cell(tok: Tok, col: Column) -> tuple[CellState, Optional[float], Opti
     return CellState.unreadable, None, tok, "单元格无法识别"
 
 
-def _grid_values(label: Tok, line_toks: list[Tok], n: int, copies: set) -> list[Tok]:
-    """A label on a real table row: its values are the cells after it on that row (right-aligned)."""
-    after = [t for t in line_toks if t.col is not None and t.col > label.col and (t.line, t.col) not in copies]
-    if not any(t.is_value for t in after):
+def _grid_after(label: Tok, line_toks: list[Tok], copies: set) -> list[Tok]:
+    """The cells after a label on a real table row, span copies left out."""
+    return [t for t in line_toks if t.col is not None and t.col > label.col and (t.line, t.col) not in copies]
+
+
+def _grid_values(label: Tok, after: list[Tok], n: int, next_line: list[Tok]) -> list[Tok]:
+    """A label on a real table row: its values are the cells after it on that row (right-aligned),
+    each where it stands, so an empty cell is blank in its own column. Nothing when another label
+    follows on the row before any value (a group label beside its first sub-row's label), or when
+    the row is empty and the next row carries its values under an empty label (a row cut by a page
+    break)."""
+    first_value = next((i for i, t in enumerate(after) if t.is_value), None)
+    if any(t.kind == "text" and t.label_like() and not t.placeholder()
+           for t in after[: first_value if first_value is not None else len(after)]):
         return []
+    if first_value is None:
+        if len(after) < n or any(t.kind != "blank" for t in after):
+            return []
+        continued = next_line and any(t.is_value for t in next_line) and not any(
+            t.kind == "text" and t.label_like() for t in next_line)
+        if continued:
+            return []
     return after[-n:] if len(after) > n else after
 
 
@@ -80,7 +100,8 @@ def _collect(rows: list[RowRead], toks: list[Tok], start: int, end: int, n: int,
                 cur = new
                 rows.append(cur)
                 if t.grid:
-                    cur.vals = _grid_values(t, by_line.get(t.line, []), n, copies)
+                    cur.after = _grid_after(t, by_line.get(t.line, []), copies)
+                    cur.vals = _grid_values(t, cur.after, n, by_line.get(t.line + 1, []))
                     if cur.vals:
                         # skip the rest of this grid row: its cells were taken positionally
                         while i + 1 < end and toks[i + 1].line == t.line:
@@ -153,36 +174,92 @@ def _find_t3(toks: list[Tok], t: Template) -> Optional[int]:
     return None
 
 
+# Enumerators as reports write them: "1、" "1．" "1," for "1."; "（一）" stays "(一)" after NFKC.
+_ENUM_SEP = re.compile(r"^(\d{1,2})[、,，．:：]")
+_ENUM = re.compile(r"^(?:\([一二三四五六七八九十]+\)|[一二三四五六七八九十]+、|\d{1,2}\.)")
+_LOOSE_WINDOW = 3  # a loosely matched label may name one of the next three rows of the template
+_LOOSE_MIN = 0.75  # SequenceMatcher ratio between the label and the template's, enumerators aside
+_LOOSE_MARGIN = 0.15  # ... and clearly better than the next candidate
+
+
+def canon_label(n: str) -> str:
+    """A normalised label with its enumerator written the template's way ("1、其他" -> "1.其他")."""
+    return _ENUM_SEP.sub(r"\1.", n)
+
+
+def _enum_number(n: str) -> Optional[str]:
+    m = re.match(r"^(\d{1,2})\.", n)
+    return m.group(1) if m else None
+
+
+def _hits(r, c: str) -> bool:
+    if r.exact:  # "3.其他": the bare word 其他 names a row only as the whole label
+        return c in r.exact or any(c.endswith(k) for k in r.keys)
+    return any(k in c for k in r.keys)
+
+
+def _loose(rows, start: int, c: str):
+    """The row among the next few of the template whose label this one resembles, if exactly one does:
+    a typo or a dropped character ("2.其他法律行政法止公开") must not lose the row."""
+    body = _ENUM.sub("", c)
+    if len(body) < 4:
+        return None
+    num = _enum_number(c)
+    scored = []
+    for r in [r for r in rows[start:] if not r.group][:_LOOSE_WINDOW]:
+        label = canon_label(norm(r.label))
+        if num is not None and _enum_number(label) not in (None, num):
+            continue
+        scored.append((SequenceMatcher(None, body, _ENUM.sub("", label)).ratio(), r))
+    scored.sort(key=lambda x: -x[0])
+    if not scored or scored[0][0] < _LOOSE_MIN:
+        return None
+    if len(scored) > 1 and scored[0][0] - scored[1][0] < _LOOSE_MARGIN:
+        return None
+    return scored[0][1]
+
+
 def _row_matcher(t: Template):
     rows = t.applications.rows
     index = {r.code: i for i, r in enumerate(rows)}
 
     def match(tok: Tok, cur: Optional[RowRead]) -> Optional[RowRead]:
         start = index[cur.key] + 1 if cur else 0
+        c = canon_label(tok.n)
         for r in rows[start:]:
-            if r.group:  # group labels (三、本年度办理结果, （三）不予公开) carry no values
+            if r.group:
+                # group labels (三、本年度办理结果, （三）不予公开) carry no values, except a group a report
+                # may fill as one row (2021's （六）其他处理 written as in the 2019 format)
+                if r.may_total and any(k in c for k in r.keys) and not any(
+                        _hits(p, c) for p in rows if p.code in r.parts):
+                    return RowRead(r.code, tok)
                 continue
-            if r.exact:  # "3.其他": the bare word 其他 names a row only as the whole label
-                hit = tok.n in r.exact or any(tok.n.endswith(k) for k in r.keys)
-            else:
-                hit = any(k in tok.n for k in r.keys)
-            if hit:
+            if _hits(r, c):
                 return RowRead(r.code, tok)
-        return None
+        r = _loose(rows, start, c)
+        return RowRead(r.code, tok, loose=True) if r is not None else None
 
     return match
 
 
 def read_applications(toks: list[Tok], t: Template, copies: set):
-    """-> (cells, missing row codes, span)"""
+    """-> (cells, missing row codes, span, collapsed group codes)"""
     start = _find_t3(toks, t)
     cols = [c.name for c in t.applications.columns]
     if start is None:
-        return [], [], None
+        return [], [], None, []
     rows: list[RowRead] = []
     end = _collect(rows, toks, start, len(toks), len(cols), _row_matcher(t), copies, stop_after="四")
     got = {r.key: r for r in rows}
-    leaf_codes = [r.code for r in t.applications.rows if not r.group]
+    # a group filled as one row stands for its sub-rows only when none of them is there
+    collapsed = [g.code for g in t.applications.rows if g.may_total and g.code in got and got[g.code].vals
+                 and not any(p in got for p in g.parts)]
+    for g in t.applications.rows:
+        if g.group and g.code in got and g.code not in collapsed:
+            del got[g.code]
+    part_of = {p: g.code for g in t.applications.rows if g.code in collapsed for p in g.parts}
+    leaf_codes = [r.code for r in t.applications.rows
+                  if (not r.group and r.code not in part_of) or r.code in collapsed]
     missing = [c for c in leaf_codes if c not in got]
     values: dict = {}
     placed: dict[str, list] = {}
@@ -209,7 +286,7 @@ def read_applications(toks: list[Tok], t: Template, copies: set):
         for j, c in enumerate(cells):
             values[(code, cols[j])] = c[1] if c[0] == CellState.number else None
 
-    eqs = application_equations(t)
+    eqs = application_equations(t, frozenset(got))
     for r in short:
         placed[r.key] = _place_by_identities(r, cols, t, eqs, values)
         for j, c in enumerate(placed[r.key]):
@@ -221,12 +298,14 @@ def read_applications(toks: list[Tok], t: Template, copies: set):
     for code in leaf_codes:
         if code not in placed:
             continue
+        r = got[code]
         for j, (state, value, tok, note) in enumerate(placed[code]):
-            line = tok.line if tok is not None else got[code].label.line
+            line = tok.line if tok is not None else r.label.line
             out.append(ApplicationCell(row=code, column=cols[j], value=value, state=state, line=line,
-                                       raw=tok.text if tok is not None else None, note=note))
+                                       raw=tok.text if tok is not None else None, note=note,
+                                       label=r.label.text if r.loose else None, loose=r.loose))
     span = TableSpan(table="applications", start=toks[start].line, end=toks[min(end, len(toks)) - 1].line)
-    return out, missing, span
+    return out, missing, span, collapsed
 
 
 def _place_by_identities(r: RowRead, cols: list[str], t: Template, eqs: list[Equation], values: dict):
@@ -299,7 +378,9 @@ def read_disclosure(toks: list[Tok], t: Template, end: int, copies: set):
         return [], [], None
     items = _item_index(t)
     blocks = {b.id: b for b in t.disclosure.blocks}
-    state = {"block": None, "headers": {}}
+    # headers: each block's column names in the order its header names them;
+    # positions: where (which grid column) a real table's header row puts each of them
+    state = {"block": None, "headers": {}, "positions": {}}
 
     def match(tok: Tok, cur: Optional[RowRead]) -> Optional[RowRead]:
         m = _BLOCK.search(tok.n)
@@ -313,6 +394,8 @@ def read_disclosure(toks: list[Tok], t: Template, end: int, copies: set):
                 for c in blocks[blk].columns:
                     if any(k in tok.n for k in c.keys) and c.name not in hdr:
                         hdr.append(c.name)
+                        if tok.grid and tok.col is not None and (tok.line, tok.col) not in copies:
+                            state["positions"].setdefault(blk, {})[c.name] = tok.col
             return None
         for key, b, name in items:
             if tok.n.startswith(key):
@@ -338,7 +421,11 @@ def read_disclosure(toks: list[Tok], t: Template, end: int, copies: set):
         cols = b.columns
         vals = r.vals
         slots: list[Optional[Tok]]
-        if len(vals) == len(cols):
+        by_position = _by_header_positions(r, cols, state["positions"].get(b.id, {}))
+        if by_position is not None:
+            slots = by_position
+            vals = [v for v in slots if v is not None]
+        elif len(vals) == len(cols):
             slots = list(vals)
         else:
             hdr = state["headers"].get(b.id, [])
@@ -365,6 +452,23 @@ def read_disclosure(toks: list[Tok], t: Template, end: int, copies: set):
     return cells, missing, span
 
 
+def _by_header_positions(r: RowRead, cols: list[Column], positions: dict[str, int]) -> Optional[list[Optional[Tok]]]:
+    """A real table row read by its block's own header row: each column's cell is the one under the
+    header cell that names it, so a block with fewer value columns than the table (第二十条第（五）项's one
+    column in a four-column table, with or without colspan) reads right and an empty cell is blank
+    where it stands. None when the header did not place every column, or a value stands elsewhere."""
+    if not r.label.grid or not r.after or any(c.name not in positions for c in cols):
+        return None
+    at = {tok.col: tok for tok in r.after}
+    wanted = {positions[c.name] for c in cols}
+    if any(tok.is_value for col, tok in at.items() if col not in wanted):
+        return None
+    slots = [at.get(positions[c.name]) for c in cols]
+    if not any(v is not None and v.is_value for v in slots):
+        return None
+    return slots
+
+
 def t3_start(toks: list[Tok], t: Template) -> int:
     """Where 表二's region ends: the first sign of 表三 (its note, header or first row)."""
     for i, tok in enumerate(toks):
@@ -375,14 +479,19 @@ def t3_start(toks: list[Tok], t: Template) -> int:
 
 # ----------------------------------------------------------------------------- 表四
 
+def t4_start(toks: list[Tok], t: Template, start: int = 0, end: Optional[int] = None) -> Optional[int]:
+    """The first cell of 表四 (a label naming one of its groups) in toks[start:end], if any."""
+    return next((i for i in range(start, len(toks) if end is None else end)
+                 if toks[i].label_like() and len(toks[i].n) <= 30 and not _HEADING.match(toks[i].n)
+                 and any(a in toks[i].n for a in t.appeals.anchors)),
+                None)
+
+
 def read_appeals(toks: list[Tok], t: Template, start: int, end: int, copies: set):
     cols = [c.name for c in t.appeals.columns]
     groups = [g.name for g in t.appeals.groups]
     n = len(cols) * len(groups)
-    anchor = next((i for i in range(start, end)
-                   if toks[i].label_like() and len(toks[i].n) <= 30 and not _HEADING.match(toks[i].n)
-                   and any(a in toks[i].n for a in t.appeals.anchors)),
-                  None)
+    anchor = t4_start(toks, t, start, end)
     if anchor is None:
         return [], None
     vals: list[Tok] = []

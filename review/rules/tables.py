@@ -52,8 +52,9 @@ def _identity_rule(ident_id: str, table: str):
         t = ctx.template
         if t is None:
             return
-        eqs = application_equations(t) if table == "applications" else appeal_equations(t)
         cells = ctx.applications() if table == "applications" else ctx.appeals()
+        eqs = (application_equations(t, frozenset(k[0] for k in cells)) if table == "applications"
+               else appeal_equations(t))
         yield from _identity_findings(r, table, [e for e in eqs if e.identity == ident_id], cells)
     return check
 
@@ -150,14 +151,30 @@ rule("cell-na", "info", "表格单元格填写“/”“-”“无”等", "年�
      )(_state_rule(CellState.na, "填写为不适用（如“/”“-”“无”）", "不按 0 计算；如确无数据，应填 0。"))
 
 
+_TABLE_SHORT = {"disclosure": "表二", "applications": "表三", "appeals": "表四"}
+
+
 @rule("table-missing", "error", "缺少年报格式规定的表格", "《条例》第五十条；年报格式 表二、表三、表四")
 def table_missing(r: Rule, ctx: Context):
-    """A report must contain the template's 表二 (主动公开), 表三 (依申请公开) and 表四 (复议诉讼)."""
+    """A report must contain the template's 表二 (主动公开), 表三 (依申请公开) and 表四 (复议诉讼). Only a table of
+    which nothing is found is missing; a table that is there but cannot be read is `table-unreadable`."""
     tables = ctx.report.tables
+    unread = {u["table"] for u in ctx.report.unread_tables}
     for name in ("disclosure", "applications", "appeals"):
-        if not getattr(tables, name):
-            yield r.finding(f"未找到{TABLE_ZH[name]}，或其格式无法识别。请核对原件是否缺表、或表格为图片。",
-                            key=name, table=name)
+        if not getattr(tables, name) and name not in unread:
+            yield r.finding(f"缺少{_TABLE_SHORT[name]}：全文未找到{TABLE_ZH[name]}的表头或行名。"
+                            f"请核对原件是否缺表，或表格是否为图片。", key=name, table=name)
+
+
+@rule("table-unreadable", "warning", "表格在原文中，但格式无法识别", "《条例》第五十条；年报格式 表二、表三、表四")
+def table_unreadable(r: Rule, ctx: Context):
+    """A table whose labels are found but whose cells cannot be placed: named, with why; every check that needs
+    it cannot be assessed (无法判断) — never a false error and never "缺少"."""
+    for u in ctx.report.unread_tables:
+        name = u["table"]
+        yield r.finding(f"{_TABLE_SHORT[name]}格式无法识别：{u['reason']}（第 {u['line']} 行起）。"
+                        f"依赖{_TABLE_SHORT[name]}的核对均无法判断，请对照原件核实。",
+                        key=name, table=name, line=u["line"])
 
 
 @rule("table-row-missing", "warning", "表格缺少年报格式规定的行", "年报格式 表二、表三（国办公开办函〔2019〕60号、〔2021〕30号）")
@@ -171,6 +188,14 @@ def table_row_missing(r: Rule, ctx: Context):
         if table == "disclosure":
             yield r.finding(f"{TABLE_ZH[table]}{m['block']}缺少“{m['item']}”行。", key=f"{table}|{m['item']}",
                             table=table, cells=[{"item": m["item"]}])
+        elif m.get("collapsed"):
+            t = ctx.template
+            group = t.applications.row(m["row"]) if t else None
+            parts = "；".join(p.label for p in t.applications.rows if p.code in m["collapsed"]) if t else ""
+            yield r.finding(f"{TABLE_ZH[table]}“{group.label if group else m['row']}”只填了一行，缺少"
+                            f"{ctx.meta.format or ''}年格式的 {len(m['collapsed'])} 个分项（{parts}）；"
+                            f"已按该行合计读取，（七）总计照常核对。",
+                            key=f"{table}|{m['row']}|collapsed", table=table, cells=[{"row": m["row"]}])
         else:
             yield r.finding(f"{TABLE_ZH[table]}缺少“{m['row']}”行。", key=f"{table}|{m['row']}", table=table,
                             cells=[{"row": m["row"]}])
@@ -187,12 +212,22 @@ def table_row_extra(r: Rule, ctx: Context):
                             key=c.item, table="disclosure", cells=[{"item": c.item}], line=c.line)
 
 
-@rule("table-label-variant", "info", "表二行名与年报格式不同", "年报格式 表二（2021年格式为“行政规范性文件”）")
+@rule("table-label-variant", "info", "表格行名与年报格式不同", "年报格式 表二、表三（2021年格式表二为“行政规范性文件”）")
 def table_label_variant(r: Rule, ctx: Context):
-    """A row written with an older or local name (规范性文件 in a 2021-format table) is read as the template row."""
+    """A row written with an older or local name (规范性文件 in a 2021-format table) is read as the template row;
+    a 表三 row label with a typo or a dropped character is matched by the template's order and similarity, and
+    says so."""
     seen = set()
     for c in ctx.report.tables.disclosure:
         if c.label and not c.extra and c.item not in seen and c.label.split("（")[0].split("(")[0] != c.item:
             seen.add(c.item)
             yield r.finding(f"{TABLE_ZH['disclosure']}行名写作“{c.label[:20]}”，按格式中的“{c.item}”读取。",
                             key=c.item, table="disclosure", cells=[{"item": c.item}], line=c.line)
+    t = ctx.template
+    for c in ctx.report.tables.applications:
+        if c.loose and c.row not in seen and t is not None:
+            seen.add(c.row)
+            row = t.applications.row(c.row)
+            yield r.finding(f"{TABLE_ZH['applications']}行名写作“{(c.label or '')[:30]}”，与格式中的“{row.label if row else c.row}”"
+                            f"不完全一致，按表格顺序和文字相似度对应到该行，请核对。",
+                            key=c.row, table="applications", cells=[{"row": c.row}], line=c.line)
