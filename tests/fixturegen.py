@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import html as html_lib
 import json
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -691,3 +692,54 @@ def render(seed: str, fmt: str, out_dir: Path) -> Path:
 def render_all(out_dir: Path) -> dict[tuple[str, str], Path]:
     """Render every seed in every format; returns {(seed, fmt): path}."""
     return {(seed, fmt): render(seed, fmt, out_dir) for seed in SEEDS for fmt in FORMATS}
+
+
+# ---------------------------------------------------------------------------------------------
+# Saved web pages: the generated HTML made to look like a whole page saved from a browser
+# ---------------------------------------------------------------------------------------------
+
+_TD = re.compile(r"<td(?P<attrs>[^>]*)>(?P<text>.*?)</td>", re.S)
+_STYLE = ' style="padding: 0 4px;border-left:1px solid #000;border-top:1px solid #000"'
+_SPAN_STYLE = ' style="font-family: 宋体;font-size: 12px"'
+
+SITE_HEAD = """<div class="top"><ul><li><a href="/">首页</a></li><li>政务公开</li><li>解读回应</li><li>办事服务</li>
+<li>互动交流</li></ul><div class="search">历史搜索：热门搜索：2021 年报 12345</div>
+<script>var nav = "<table><tr><td>一、本年新收政府信息公开申请数量</td><td>999</td></tr></table>"; var n = 42;</script>
+<style>.x td {{ padding: 4px }} /* 总计 100 */</style>
+<div class="crumb">当前位置：首页 &gt; 政务公开 &gt; 政府信息公开 &gt; 政府信息公开年报</div></div>
+<table class="meta"><tr><td>索引号：</td><td>000014348/2021-00012</td><td>发布机构：</td><td>{agency}</td></tr>
+<tr><td>文号：</td><td>无</td><td>发布日期：</td><td>{published}</td></tr></table>
+"""
+SITE_FOOT = """<div class="foot"><p>主办单位：人民政府办公室 版权所有 &nbsp; 网站标识码 4201000014 &nbsp; 备案号 12345678号</p>
+<script>document.write("<p>访问量 1234567</p>");</script></div>"""
+
+
+def _split_label(text: str) -> str:
+    """A label cell as saved pages write it: pieces in <p>/<span> with &nbsp; padding."""
+    if len(text) < 6 or not re.search(r"[\u4e00-\u9fff]", text):
+        return f"<p><span{_SPAN_STYLE}>&nbsp;{text}&nbsp;</span></p>"
+    a, b = len(text) // 3, 2 * len(text) // 3
+    parts = [text[:a], text[a:b], text[b:]]
+    return "".join(f"<p style=\"text-align:center\">\n &nbsp; <span{_SPAN_STYLE}>{p}</span></p>" for p in parts)
+
+
+def saved_page(html: str, agency: str, published: str, yuan_items: bool = True) -> str:
+    """`html` (from render_html) as a whole saved page: site chrome with scripts and styles, a metadata
+    table above the report, inline styles on every cell, labels split over several <p>/<span>, &nbsp; in
+    empty cells, and amounts written in 元 inside their cells."""
+    def cell(m: re.Match) -> str:
+        text = m.group("text")
+        attrs = m.group("attrs") + _STYLE
+        if not text.strip():
+            return f"<td{attrs}>&nbsp;</td>"
+        if re.fullmatch(r"-?[\d.]+", text):
+            return f"<td{attrs}><p><span{_SPAN_STYLE}>&nbsp;{text}&nbsp;</span></p></td>"
+        m2 = re.fullmatch(r"(-?[\d.]+)万元", text)
+        if m2 and yuan_items:  # the same amount in 元, as pages write it
+            from decimal import Decimal
+            yuan = (Decimal(m2.group(1)) * 10000).normalize()
+            return f"<td{attrs}>{format(yuan, 'f')}元</td>"
+        return f"<td{attrs}>{_split_label(text)}</td>"
+    body = _TD.sub(cell, html)
+    head = SITE_HEAD.format(agency=html_lib.escape(agency or ""), published=published or "")
+    return body.replace("<body>\n", "<body>\n" + head, 1).replace("</body>", SITE_FOOT + "\n</body>", 1)
