@@ -198,6 +198,13 @@ def _hits(r, c: str) -> bool:
     return any(k in c for k in r.keys)
 
 
+@lru_cache(maxsize=None)
+def _label_parts(label: str) -> tuple[Optional[str], str]:
+    """(enumerator number, body) of a template label, normalised."""
+    c = canon_label(norm(label))
+    return _enum_number(c), _ENUM.sub("", c)
+
+
 def _loose(rows, start: int, c: str):
     """The row among the next few of the template whose label this one resembles, if exactly one does:
     a typo or a dropped character ("2.其他法律行政法止公开") must not lose the row."""
@@ -207,10 +214,10 @@ def _loose(rows, start: int, c: str):
     num = _enum_number(c)
     scored = []
     for r in [r for r in rows[start:] if not r.group][:_LOOSE_WINDOW]:
-        label = canon_label(norm(r.label))
-        if num is not None and _enum_number(label) not in (None, num):
+        rnum, rbody = _label_parts(r.label)
+        if num is not None and rnum not in (None, num):
             continue
-        scored.append((SequenceMatcher(None, body, _ENUM.sub("", label)).ratio(), r))
+        scored.append((SequenceMatcher(None, body, rbody).ratio(), r))
     scored.sort(key=lambda x: -x[0])
     if not scored or scored[0][0] < _LOOSE_MIN:
         return None
