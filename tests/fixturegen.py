@@ -516,7 +516,17 @@ def html_table(table: Table) -> str:
     return "<table border=1>\n" + "\n".join(rows) + "\n</table>"
 
 
-def render_html(blocks: list[Block]) -> str:
+def unmerged(table: Table) -> Table:
+    """The table with every merged cell written out in each position it covers, as pages do that repeat a
+    row-spanning label on every row instead of using rowspan/colspan."""
+    flat = Table(table.name, table.nrows, table.ncols, table.caption_rows, table.header_rows, table.label_cols)
+    for r, row in enumerate(table.cover_texts()):
+        for c, text in enumerate(row):
+            flat.put(r, c, text)
+    return flat
+
+
+def render_html(blocks: list[Block], repeat_merged: bool = False) -> str:
     title = next(iter(narrative_lines(blocks)), "")
     body = []
     for block in blocks:
@@ -524,7 +534,7 @@ def render_html(blocks: list[Block]) -> str:
             if block.strip():
                 body.append(f"<p>{html_lib.escape(block.strip())}</p>")
         else:
-            body.extend(html_table(table) for table in block)
+            body.extend(html_table(unmerged(table) if repeat_merged else table) for table in block)
     return ("<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>{html_lib.escape(title)}</title>\n</head>\n<body>\n"
             + "\n".join(body) + "\n</body>\n</html>\n")

@@ -201,6 +201,18 @@ def test_seed_as_saved_web_page(seed, generated, tmp_path):
     assert forbidden_findings(gold, res) == []
 
 
+@pytest.mark.parametrize("seed", fg.SEEDS)
+def test_seed_with_merged_labels_repeated_on_every_row(seed):
+    """Pages that write a row-spanning label again on each row (no rowspan/colspan) read the same."""
+    gold = GOLD[seed]
+    page = fg.render_html(fg.document_blocks(seed), repeat_merged=True)
+    assert "rowspan" not in page and "colspan" not in page
+    res = review_bytes(page, name=f"{seed}.html").model_dump(mode="json")
+    assert cell_mismatches(gold, res) == []
+    assert missing_findings(gold, res) == []
+    assert forbidden_findings(gold, res) == []
+
+
 def test_saved_page_scripts_and_chrome_are_not_read():
     page = (FIX / "pingtan_2024_page.html").read_text(encoding="utf-8")
     doc = load(FIX / "pingtan_2024_page.html")

@@ -65,6 +65,7 @@ def _grid_values(label: Tok, after: list[Tok], n: int, next_line: list[Tok]) -> 
     follows on the row before any value (a group label beside its first sub-row's label), or when
     the row is empty and the next row carries its values under an empty label (a row cut by a page
     break)."""
+    after = [t for t in after if t.n != label.n]  # the label written again in the cells it spans
     first_value = next((i for i, t in enumerate(after) if t.is_value), None)
     if any(t.kind == "text" and t.label_like() and not t.placeholder()
            for t in after[: first_value if first_value is not None else len(after)]):
