@@ -281,3 +281,64 @@ def test_table_really_absent_is_an_error():
     missing = fails(res, "table-missing")
     assert [f.table for f in missing] == ["applications"] and "缺少表三" in missing[0].message
     assert fails(res, "table-unreadable") == []
+
+
+# --------------------------------------------------------------------------- errors planted into real reports
+
+ALL_FIXTURES = sorted(p.name for p in FIX.iterdir() if p.suffix in (".txt", ".html", ".pdf"))
+
+
+def _as_text(name: str) -> str:
+    """The fixture as the text the reader sees (a real table's rows joined by tabs): one form to edit."""
+    return "\n".join(load(FIX / name).lines)
+
+
+def _plant(body: str, cell, row_cells: list) -> str | None:
+    """The body with the cell's number changed by +1 where it stands, or None when that place is not
+    certain. `row_cells`: the cells of the same row in column order; on a line holding one row's values
+    left to right, the cell is the k-th standalone occurrence of its number, k counted among them."""
+    lines = body.split("\n")
+    raw = (cell.raw or "").strip()
+    if not re.fullmatch(r"\d+", raw):
+        return None
+    same = [c for c in row_cells if c.line == cell.line and (c.raw or "").strip() == raw]
+    pattern = re.compile(rf"(?<![\d.]){raw}(?![\d.])")
+    spots = list(pattern.finditer(lines[cell.line - 1]))
+    if len(spots) != len(same):
+        return None  # the number also stands elsewhere on the line
+    m = spots[same.index(cell)]
+    line = lines[cell.line - 1]
+    lines[cell.line - 1] = line[:m.start()] + str(int(raw) + 1) + line[m.end():]
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("name", ALL_FIXTURES)
+def test_errors_planted_into_real_reports_are_found(name):
+    """A count changed by one in any 表三/表四 cell whose identities can be checked is found, on the cell."""
+    from review.identities import appeal_equations, application_equations
+    from review.templates import template
+    body = _as_text(name)
+    base = review_bytes(body)
+    t = template(base.meta.format)
+    apps = {(c.row, c.column): c for c in base.tables.applications}
+    appeals = {(c.group, c.column): c for c in base.tables.appeals}
+    eqs = ([(e, "applications") for e in application_equations(t, frozenset(k[0] for k in apps))]
+           + [(e, "appeals") for e in appeal_equations(t)])
+    planted = found = 0
+    for table, cells in (("applications", apps), ("appeals", appeals)):
+        for key, cell in cells.items():
+            mine = [e for e, tb in eqs if tb == table and key in e.cells]
+            checkable = [e for e in mine if all(k in cells and cells[k].state.value == "number" for k in e.cells)]
+            if cell.state.value != "number" or not checkable:
+                continue
+            edited = _plant(body, cell, [c for k, c in cells.items() if k[0] == key[0]])
+            if edited is None:
+                continue
+            planted += 1
+            field = "row" if table == "applications" else "group"
+            res = review_bytes(edited)
+            if any(f.table == table and {field: key[0], "column": key[1]} in f.cells for f in errors(res)):
+                found += 1
+    print(f"{name}: {found} of {planted} planted errors found")
+    assert planted >= 10, planted
+    assert found == planted, f"{found} of {planted} planted errors found"
