@@ -1,0 +1,276 @@
+"""Text layouts that converters and OCR produce, normalised before tokenization.
+
+`view(doc)` yields (line number, text) pairs that the tokenizer reads in place of the document's
+lines. The line number is always the ORIGINAL line's, so every cell still points at the line the
+reviewer sees in the file; one original line may yield several pairs (one per cell) and a label
+wrapped over several lines is yielded once, joined, at the line where it starts.
+
+What is normalised (everything else passes through unchanged, so tab, pipe and one-cell-per-line
+texts read exactly as before):
+
+- page-number lines ("-4-", "— 4 —", "第 4 页") are dropped: inside a table they would otherwise
+  land between a row's values;
+- space-aligned rows (`pdftotext -layout`, OCR with aligned columns): a line whose cells are
+  separated by runs of two or more spaces and that holds a number is split into one pair per cell.
+  Cells are never placed by their character column (converters shift columns with the width of
+  the CJK text before them): a row with fewer numbers than columns stays short and the table
+  reader places it by the identities or calls it unreadable;
+- wrapped row labels of such tables: a label cut over several lines (its first line above the
+  numbers, the rest on the numbers' line or below) is joined back into one label;
+- a label with its numbers written straight after it ("（七）总计14710000148"): the digit run is
+  split off as a cell of its own (review/extract/digitsplit.py decides whether and how it splits
+  into the row's cells).
+
+The cost for texts that need none of this is one regular-expression test per line.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterator, Optional
+
+from review.models import Document
+from review.text import is_na, parse_number
+
+_PAGE_NO = re.compile(
+    r"^[\s\f]*(?:[-—–－－_]+\s*\d{1,4}\s*[-—–－－_]+|第\s*\d{1,4}\s*页(?:\s*[,，/、]?\s*共\s*\d{1,4}\s*页)?"
+    r"|\d{1,4}\s*/\s*\d{1,4})[\s\f]*$")
+# A run of two or more spaces (ASCII, ideographic, no-break) separates aligned cells.
+_RUN = re.compile(r"[ \u3000\xa0]{2,}")
+_CELL = re.compile(r"\S+(?:[ \u3000\xa0]\S+)*")
+# Enumerators that start a row label: 一、 （一） (一) 1. 1、 1．
+_ENUM = re.compile(r"^(?:[一二三四五六七八九十]+[、.．]|[（(][一二三四五六七八九十]+[）)]|\d{1,2}\s*[、.．,，](?!\d))")
+# Words that open something else than a label's continuation.
+_NOT_CONTINUATION = ("第二十条", "信息内容", "申请人情况", "勾稽关系", "法人或其他组织")
+# A label with a digit run written straight after it, no separator: "（七）总计14710000148".
+_LABEL_DIGITS = re.compile(r"^(?P<label>[^\d\t|]{2,40}?[\u4e00-\u9fff）)”」】])(?P<digits>\d+)$")
+_PLACEHOLDER = set("■□�?？*＊●○#")
+_X_TOLERANCE = 3  # characters: a continuation starts within this of the label it continues
+_CONTINUATION_GAP = 2  # lines: how far below its numbers a label's last piece may stand
+
+
+def _value_like(cell: str) -> bool:
+    """A number, a not-applicable mark or a short garbled glyph where a number should be."""
+    if parse_number(cell) is not None or is_na(cell):
+        return True
+    s = cell.replace(" ", "")
+    if parse_number(s) is not None:
+        return True
+    return len(s) <= 3 and (any(c in _PLACEHOLDER for c in s) or not any("\u4e00" <= c <= "\u9fff" for c in s)) \
+        and not _ENUM.match(s) and not _PAGE_NO.match(s)
+
+
+def _glue(a: str, b: str) -> str:
+    if not a:
+        return b
+    if not b:
+        return a
+    ascii_edge = a[-1].isascii() and a[-1].isalnum() and b[0].isascii() and b[0].isalnum()
+    return a + (" " if ascii_edge else "") + b
+
+
+@dataclass
+class _Out:
+    line: int
+    text: str
+
+
+@dataclass
+class _Cell:
+    x: int
+    text: str
+
+
+@dataclass
+class _Line:
+    no: int
+    cells: list[_Cell]
+    first_value: Optional[int]  # index of the first value-like cell, None for a text line
+
+
+def _aligned(raw: str, need_value: bool = True) -> Optional[list[_Cell]]:
+    """The cells of a space-aligned row, or None when the line is not one (no run of spaces between
+    two cells, or, with `need_value`, no number among them)."""
+    body = raw.rstrip()
+    if not _RUN.search(body.lstrip()):
+        return None
+    cells = []
+    start = 0
+    for piece in _RUN.split(body):
+        idx = body.find(piece, start) if piece else start
+        if piece.strip():
+            lead = len(piece) - len(piece.lstrip())
+            cells.extend(_peel(_Cell(idx + lead, piece.strip())))
+        start = idx + len(piece)
+    if len(cells) < 2 or (need_value and not any(_value_like(c.text) for c in cells)):
+        return None
+    return cells
+
+
+def _peel(cell: _Cell) -> list[_Cell]:
+    """Numbers a single space away from the cell's text are cells of their own: converters keep one
+    space where a long label comes close to the first number ("…信息公开 1")."""
+    if " " not in cell.text:
+        return [cell]
+    parts = cell.text.split(" ")
+    tail: list[_Cell] = []
+    end = len(cell.text)
+    while len(parts) > 1 and parts[-1] and parse_number(parts[-1]) is not None:
+        p = parts.pop()
+        end -= len(p)
+        tail.insert(0, _Cell(cell.x + end, p))
+        end -= 1
+    if not tail:
+        return [cell]
+    head = " ".join(parts)
+    if parse_number(head) is not None:
+        return [_Cell(cell.x, head), *tail]
+    if not ("\u4e00" <= head[-1] <= "\u9fff" or head[-1] in "）)”」】"):
+        return [cell]  # "2024 年 3" and the like: not a label beside its numbers
+    return [_Cell(cell.x, head), *tail]
+
+
+def _split_label_digits(text: str) -> Optional[tuple[str, str]]:
+    if not text or not text[-1].isdigit():
+        return None
+    m = _LABEL_DIGITS.match(text)
+    if not m:
+        return None
+    return m.group("label"), m.group("digits")
+
+
+def needs_layout(lines: list[str]) -> bool:
+    """The fast shape test: does any line need more than passing through?"""
+    for raw in lines:
+        if "\t" in raw or "|" in raw:
+            continue
+        s = raw.strip()
+        if not s:
+            continue
+        if (s[-1].isdigit() or s[-1] in "-—–－_页") and (_PAGE_NO.match(s) or _split_label_digits(s)):
+            return True
+        if ("  " in s or "\u3000" in s) and _aligned(raw) is not None:
+            return True
+    return False
+
+
+def view(doc: Document) -> Iterator[tuple[int, str]]:
+    """(original line number, text) pairs for the tokenizer: see the module's docstring."""
+    lines = doc.lines
+    if doc.kind not in ("txt", "md") or not needs_layout(lines):
+        yield from enumerate(lines, 1)
+        return
+    for out in _normalise(lines):
+        yield out.line, out.text
+
+
+def _parse(lines: list[str]) -> list[Optional[_Line]]:
+    """Each line as cells, None for a line that passes through (tabs, pipes, blank)."""
+    parsed: list[Optional[_Line]] = []
+    for no, raw in enumerate(lines, 1):
+        if "\t" in raw or "|" in raw or not raw.strip():
+            parsed.append(None)
+            continue
+        cells = _aligned(raw)
+        if cells is None and _RUN.search(raw.strip()):
+            cells = _aligned(raw, need_value=False)  # a header row of an aligned table
+        if cells is None:
+            s = raw.strip()
+            cells = [_Cell(len(raw) - len(raw.lstrip()), s)]
+            if not _PAGE_NO.match(s):
+                pair = _split_label_digits(s)
+                if pair:
+                    cells = [_Cell(cells[0].x, pair[0]), _Cell(cells[0].x + len(pair[0]), pair[1])]
+        first = next((i for i, c in enumerate(cells) if _value_like(c.text)), None)
+        parsed.append(_Line(no, cells, first))
+    return parsed
+
+
+def _normalise(lines: list[str]) -> list[_Out]:
+    parsed = _parse(lines)
+    out: list[_Out] = []
+    open_at: dict[int, tuple[_Out, int]] = {}  # x -> (label waiting for its numbers, line it was last extended)
+    last_row: Optional[tuple[_Out, int, int]] = None  # (label, x, line of its numbers)
+
+    def find_open(x: int, no: int) -> Optional[int]:
+        for ox, (_, seen) in open_at.items():
+            if abs(ox - x) <= _X_TOLERANCE and no - seen <= 4:
+                return ox
+        return None
+
+    def next_row_continues(k: int, x: int) -> bool:
+        """Is the next non-blank line the numbers of a label starting at x (numbers alone, or
+        numbers beside a piece of label that is no new label)?"""
+        for nxt in parsed[k + 1:]:
+            if nxt is None:
+                continue
+            if nxt.first_value is None and len(nxt.cells) == 1 and _PAGE_NO.match(nxt.cells[0].text):
+                continue
+            if nxt.first_value is None:
+                return False
+            if nxt.first_value == 0:
+                return True
+            lab = nxt.cells[nxt.first_value - 1]
+            return abs(lab.x - x) <= _X_TOLERANCE and not _ENUM.match(lab.text)
+        return False
+
+    for k, ln in enumerate(parsed):
+        if ln is None:
+            if lines[k].strip():
+                out.append(_Out(k + 1, lines[k]))
+            continue
+        no = ln.no
+        if ln.first_value is None and len(ln.cells) == 1 and _PAGE_NO.match(ln.cells[0].text):
+            continue  # a page number, inside a table or not
+        if ln.first_value is None:
+            if len(ln.cells) > 1:  # a header row: its cells are no labels waiting for numbers
+                for c in ln.cells:
+                    out.append(_Out(no, c.text))
+                    open_at = {x: v for x, v in open_at.items() if abs(x - c.x) > _X_TOLERANCE}
+                continue
+            c = ln.cells[0]
+            continuation = not _ENUM.match(c.text) and not any(w in c.text for w in _NOT_CONTINUATION) \
+                and len(c.text) <= 30
+            if continuation and last_row is not None and abs(last_row[1] - c.x) <= _X_TOLERANCE \
+                    and no - last_row[2] <= _CONTINUATION_GAP and not next_row_continues(k, c.x):
+                last_row[0].text = _glue(last_row[0].text, c.text)  # the last piece of a wrapped label
+                continue
+            ox = find_open(c.x, no) if continuation else None
+            if ox is not None:
+                o, _ = open_at.pop(ox)
+                o.text = _glue(o.text, c.text)
+                open_at[c.x] = (o, no)
+                continue
+            o = _Out(no, c.text)
+            out.append(o)
+            open_at = {x: v for x, v in open_at.items() if abs(x - c.x) > _X_TOLERANCE}
+            if not any(w in c.text for w in _NOT_CONTINUATION):
+                open_at[c.x] = (o, no)
+            continue
+        # a row with numbers: pieces of labels, then its values
+        labels = ln.cells[: ln.first_value]
+        label: Optional[_Out] = None
+        x = labels[-1].x if labels else None
+        for j, c in enumerate(labels):
+            ox = find_open(c.x, no) if not _ENUM.match(c.text) else None
+            if ox is not None:
+                o, _ = open_at.pop(ox)
+                o.text = _glue(o.text, c.text)
+            else:
+                o = _Out(no, c.text)
+                out.append(o)
+            if j == len(labels) - 1:
+                label = o
+            else:
+                open_at[c.x] = (o, no)
+        if label is None and open_at:
+            # numbers alone on their line: they belong to the label waiting just above
+            ox, (label, _) = max(open_at.items(), key=lambda kv: (kv[1][1], kv[0]))
+            del open_at[ox]
+            x = ox
+        if x is not None:
+            open_at = {ox: v for ox, v in open_at.items() if abs(ox - x) > _X_TOLERANCE}
+        for c in ln.cells[ln.first_value:]:
+            out.append(_Out(no, c.text))
+        last_row = (label, x, no) if label is not None else None
+    return out
