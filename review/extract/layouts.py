@@ -47,6 +47,7 @@ _LABEL_DIGITS = re.compile(r"^(?P<label>[^\d\t|]{2,40}?[\u4e00-\u9fff）)”」�
 _PLACEHOLDER = set("■□�?？*＊●○#")
 _X_TOLERANCE = 3  # characters: a continuation starts within this of the label it continues
 _CONTINUATION_GAP = 2  # lines: how far below its numbers a label's last piece may stand
+_ZONE = 4  # lines: how far from a space-aligned row a line may be to be read as part of its table
 
 
 def _value_like(cell: str) -> bool:
@@ -214,6 +215,14 @@ def _normalise(lines: list[str]) -> list[_Out]:
             return abs(lab.x - x) <= _X_TOLERANCE and not _ENUM.match(lab.text)
         return False
 
+    # labels are joined only near space-aligned rows: elsewhere a line is one cell as written
+    aligned = [k for k, ln in enumerate(parsed) if ln is not None and ln.first_value is not None and len(ln.cells) > 1
+               and ln.cells[-1].x > ln.cells[0].x + len(ln.cells[0].text)]
+    near = [False] * len(parsed)
+    for k in aligned:
+        for j in range(max(0, k - _ZONE), min(len(parsed), k + _ZONE + 1)):
+            near[j] = True
+
     for k, ln in enumerate(parsed):
         if ln is None:
             if lines[k].strip():
@@ -222,6 +231,12 @@ def _normalise(lines: list[str]) -> list[_Out]:
         no = ln.no
         if ln.first_value is None and len(ln.cells) == 1 and _PAGE_NO.match(ln.cells[0].text):
             continue  # a page number, inside a table or not
+        if not near[k]:
+            if len(ln.cells) == 1:
+                out.append(_Out(no, lines[k]))
+            else:  # a label and the digit run written after it
+                out.extend(_Out(no, c.text) for c in ln.cells)
+            continue
         if ln.first_value is None:
             if len(ln.cells) > 1:  # a header row: its cells are no labels waiting for numbers
                 for c in ln.cells:
@@ -274,3 +289,24 @@ def _normalise(lines: list[str]) -> list[_Out]:
             out.append(_Out(no, c.text))
         last_row = (label, x, no) if label is not None else None
     return out
+
+
+# ----------------------------------------------------------------------------- table regions
+
+_PART_HEADING = re.compile(r"^[四五六][、.．]")
+
+
+def next_part(toks, start: int) -> int:
+    """The index of the first token after `start` that is the numbered heading of part 四, 五 or 六:
+    a table's values never lie beyond it. Converters that read a table out of order (plain
+    `pdftotext` puts a merged label cell after the rows it spans) leave a row label with no values
+    of its own before the next part; its values must not be taken from the next part's table."""
+    from review.templates import parts
+
+    keys = [k for p in parts() if p.number >= 4 for k in p.keys]
+    for i in range(start + 1, len(toks)):
+        tok = toks[i]
+        if tok.kind == "text" and not tok.grid and _PART_HEADING.match(tok.n) and len(tok.n) <= 45 \
+                and any(k in tok.n for k in keys):
+            return i
+    return len(toks)
