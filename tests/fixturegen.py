@@ -753,3 +753,55 @@ def saved_page(html: str, agency: str, published: str, yuan_items: bool = True) 
     body = _TD.sub(cell, html)
     head = SITE_HEAD.format(agency=html_lib.escape(agency or ""), published=published or "")
     return body.replace("<body>\n", "<body>\n" + head, 1).replace("</body>", SITE_FOOT + "\n</body>", 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Text made from PDFs by converters, and text whose cell separators were lost
+# ---------------------------------------------------------------------------------------------
+
+PDFTOTEXT_MODES = ["layout", "plain"]
+
+
+def have_pdftotext() -> bool:
+    import shutil
+    return shutil.which("pdftotext") is not None
+
+
+def pdftotext(pdf: Path, mode: str) -> str:
+    """The text poppler's `pdftotext` makes of a PDF: `layout` keeps columns aligned by runs of spaces
+    (`pdftotext -layout`), `plain` writes text blocks in reading order (a table's cells one by one,
+    merged label cells out of place)."""
+    import subprocess
+    args = ["pdftotext", "-enc", "UTF-8"] + (["-layout"] if mode == "layout" else []) + [str(pdf), "-"]
+    return subprocess.run(args, capture_output=True, check=True, timeout=60).stdout.decode("utf-8")
+
+
+_NUMBER_CELL = re.compile(r"^[+-]?\d[\d,]*(?:\.\d+)?(?:万元|元)?$")
+_SPACE_RUN = re.compile(r"( {2,}|\t)")
+
+
+def lose_separators(text: str, label_too: bool = False) -> str:
+    """The text with the separators between the numbers of each table row deleted, as converters
+    and OCR lose them: "（七）总计\t147\t1\t0\t0\t0\t0\t148" -> "（七）总计\t14710000148" (with `label_too`,
+    "（七）总计14710000148"). A row's cells are separated by tabs or by runs of two or more spaces; an
+    empty cell between two numbers keeps them apart (it is no separator)."""
+    out = []
+    for line in text.split("\n"):
+        parts = _SPACE_RUN.split(line)  # cell, separator, cell, separator, ...
+        cells, seps = parts[0::2], parts[1::2]
+        if len(cells) < 2:
+            out.append(line)
+            continue
+        numeric = [bool(_NUMBER_CELL.match(c.strip())) for c in cells]
+        if sum(numeric) < 2 and not (label_too and any(numeric)):
+            out.append(line)
+            continue
+        new = cells[0]
+        for k, sep in enumerate(seps):
+            a, b = cells[k], cells[k + 1]
+            join = numeric[k] and numeric[k + 1] and a.strip() and b.strip()
+            if label_too and numeric[k + 1] and not numeric[k] and a.strip() and not any(numeric[:k]):
+                join = True
+            new += ("" if join else sep) + (b.strip() if join else b)
+        out.append(new)
+    return "\n".join(out)

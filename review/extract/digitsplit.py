@@ -30,11 +30,19 @@ class _TooLong(Exception):
     pass
 
 
-def _plain_digits(tok: Tok) -> Optional[str]:
-    if tok.kind != "num" or tok.num is None or tok.num.unit:
+def _plain_digits(tok: Tok, unit_ok: bool = False) -> Optional[str]:
+    """The digits of a bare digit run ("0000000"); with `unit_ok` also of one with a unit after it
+    ("00万元": the unit is the last cell's)."""
+    if tok.kind != "num" or tok.num is None or (tok.num.unit and not unit_ok):
         return None
     s = tok.text.strip()
+    if tok.num.unit and s.endswith(tok.num.unit):
+        s = s[: -len(tok.num.unit)].rstrip()
     return s if s.isascii() and s.isdigit() else None
+
+
+def _runs(vals: Sequence[Tok]) -> list[Optional[str]]:
+    return [_plain_digits(v, unit_ok=(k == len(vals) - 1)) for k, v in enumerate(vals)]
 
 
 def joined(vals: Sequence[Tok], n: int) -> bool:
@@ -43,7 +51,7 @@ def joined(vals: Sequence[Tok], n: int) -> bool:
     for them, and nothing shows where the cells stand (one run, or runs one per line)."""
     if not 0 < len(vals) < n:
         return False
-    digits = [_plain_digits(v) for v in vals]
+    digits = _runs(vals)
     if any(d is None for d in digits) or sum(len(d) for d in digits) < n:
         return False
     if sum(len(d) for d in digits) > MAX_RUN:
@@ -151,8 +159,11 @@ def splits(runs: Sequence[str], sizes: Sequence[int], totals: bool,
     return out
 
 
-def _digit_tok(piece: str, src: Tok) -> Tok:
-    return Tok(piece, piece, src.line, None, False, Num(int(piece), None, piece), "num")
+def _digit_tok(piece: str, src: Tok, last: bool = False) -> Tok:
+    """A cell cut from a run; the run's unit, if any, is its last cell's."""
+    unit = src.num.unit if last and src.num is not None else None
+    text = piece + (unit or "")
+    return Tok(text, text, src.line, None, False, Num(int(piece), unit, text), "num")
 
 
 def _note(run: str, k: int) -> str:
@@ -173,7 +184,7 @@ def place_rows(rows, cols: list[str], eqs: list[Equation], values: dict) -> dict
     while todo and progress:
         progress = False
         for code, r in list(todo.items()):
-            runs = [_plain_digits(v) for v in r.vals]
+            runs = _runs(r.vals)
             row_eqs = [e for e in eqs if e.along == code and all(k[0] == code for k in e.cells)]
             sizes, totals = _row_shape(row_eqs, cols)
             pins = _column_pins(code, cols, eqs, values) if use_columns else {}
@@ -200,7 +211,7 @@ def place_rows(rows, cols: list[str], eqs: list[Equation], values: dict) -> dict
                             src = v
                             break
                     pos += len(piece)
-                    cells.append((CellState.number, int(piece), _digit_tok(piece, src), _note(run, j + 1)))
+                    cells.append((CellState.number, int(piece), _digit_tok(piece, src, last=j == len(pieces) - 1), _note(run, j + 1)))
                 out[code] = cells
                 for j, v in enumerate(found[0]):
                     values[(code, cols[j])] = v
@@ -283,7 +294,7 @@ def place_group_run(vals: Sequence[Tok], n_groups: int, per_group: int) -> Optio
     n = n_groups * per_group
     if not joined(vals, n):
         return None
-    runs = [_plain_digits(v) for v in vals]
+    runs = _runs(vals)
     found = splits(runs, [per_group] * n_groups, True)
     if len(found) != 1:
         return None
@@ -304,7 +315,7 @@ def split_free(vals: Sequence[Tok], n: int) -> Optional[list[Tok]]:
     admit exactly one split into n cells (each cell one digit, in practice), else None."""
     if not joined(vals, n):
         return None
-    runs = [_plain_digits(v) for v in vals]
+    runs = _runs(vals)
     found = splits(runs, [n], False)
     if len(found) != 1:
         return None
@@ -314,7 +325,7 @@ def split_free(vals: Sequence[Tok], n: int) -> Optional[list[Tok]]:
         for tok, d in zip(vals, runs):
             acc += len(d)
             if pos < acc:
-                out.append(_digit_tok(str(v), tok))
+                out.append(_digit_tok(str(v), tok, last=len(out) == n - 1))
                 break
         pos += len(str(v))
     return out

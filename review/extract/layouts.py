@@ -43,7 +43,7 @@ _ENUM = re.compile(r"^(?:[一二三四五六七八九十]+[、.．]|[（(][一�
 # Words that open something else than a label's continuation.
 _NOT_CONTINUATION = ("第二十条", "信息内容", "申请人情况", "勾稽关系", "法人或其他组织")
 # A label with a digit run written straight after it, no separator: "（七）总计14710000148".
-_LABEL_DIGITS = re.compile(r"^(?P<label>[^\d\t|]{2,40}?[\u4e00-\u9fff）)”」】])(?P<digits>\d+)$")
+_LABEL_DIGITS = re.compile(r"^(?P<label>[^\t|]{1,40}?[\u4e00-\u9fff）)”」】])(?P<digits>\d+(?:万元|元|件)?)$")
 _PLACEHOLDER = set("■□�?？*＊●○#")
 _X_TOLERANCE = 3  # characters: a continuation starts within this of the label it continues
 _CONTINUATION_GAP = 2  # lines: how far below its numbers a label's last piece may stand
@@ -108,9 +108,13 @@ def _aligned(raw: str, need_value: bool = True) -> Optional[list[_Cell]]:
     return cells
 
 
-def _peel(cell: _Cell) -> list[_Cell]:
+def _peel(cell: _Cell, short: bool = False) -> list[_Cell]:
     """Numbers a single space away from the cell's text are cells of their own: converters keep one
-    space where a long label comes close to the first number ("…信息公开 1")."""
+    space where a long label comes close to the first number ("…信息公开 1"). With `short` (a line
+    that is one cell), only when the text before the numbers is label-sized."""
+    pair = _split_label_digits(cell.text)
+    if pair:  # a label with its numbers' digits written straight after it
+        return [_Cell(cell.x, pair[0]), _Cell(cell.x + len(pair[0]), pair[1])]
     if " " not in cell.text:
         return [cell]
     parts = cell.text.split(" ")
@@ -124,6 +128,8 @@ def _peel(cell: _Cell) -> list[_Cell]:
     if not tail:
         return [cell]
     head = " ".join(parts)
+    if short and len(head) > 40:
+        return [cell]
     if parse_number(head) is not None:
         return [_Cell(cell.x, head), *tail]
     if not ("\u4e00" <= head[-1] <= "\u9fff" or head[-1] in "）)”」】"):
@@ -132,7 +138,7 @@ def _peel(cell: _Cell) -> list[_Cell]:
 
 
 def _split_label_digits(text: str) -> Optional[tuple[str, str]]:
-    if not text or not text[-1].isdigit():
+    if not text or not (text[-1].isdigit() or text[-1] in "元件"):
         return None
     m = _LABEL_DIGITS.match(text)
     if not m:
@@ -148,7 +154,7 @@ def needs_layout(lines: list[str]) -> bool:
         s = raw.strip()
         if not s:
             continue
-        if (s[-1].isdigit() or s[-1] in "-—–－_页") and (_PAGE_NO.match(s) or _split_label_digits(s)):
+        if (s[-1].isdigit() or s[-1] in "-—–－_页元件") and (_PAGE_NO.match(s) or _split_label_digits(s)):
             return True
         if ("  " in s or "\u3000" in s) and _aligned(raw) is not None:
             return True
@@ -178,10 +184,9 @@ def _parse(lines: list[str]) -> list[Optional[_Line]]:
         if cells is None:
             s = raw.strip()
             cells = [_Cell(len(raw) - len(raw.lstrip()), s)]
-            if not _PAGE_NO.match(s):
-                pair = _split_label_digits(s)
-                if pair:
-                    cells = [_Cell(cells[0].x, pair[0]), _Cell(cells[0].x + len(pair[0]), pair[1])]
+            if not _PAGE_NO.match(s) and len(s) <= 60:
+                # a label with its digits after it, or one space before its number ("…信息公开 1000001")
+                cells = _peel(cells[0], short=True)
         first = next((i for i, c in enumerate(cells) if _value_like(c.text)), None)
         parsed.append(_Line(no, cells, first))
     return parsed
@@ -215,9 +220,9 @@ def _normalise(lines: list[str]) -> list[_Out]:
             return abs(lab.x - x) <= _X_TOLERANCE and not _ENUM.match(lab.text)
         return False
 
-    # labels are joined only near space-aligned rows: elsewhere a line is one cell as written
-    aligned = [k for k, ln in enumerate(parsed) if ln is not None and ln.first_value is not None and len(ln.cells) > 1
-               and ln.cells[-1].x > ln.cells[0].x + len(ln.cells[0].text)]
+    # labels are joined only near table rows (space-aligned, or a label with its digits written after it):
+    # elsewhere a line is one cell as written
+    aligned = [k for k, ln in enumerate(parsed) if ln is not None and ln.first_value is not None and len(ln.cells) > 1]
     near = [False] * len(parsed)
     for k in aligned:
         for j in range(max(0, k - _ZONE), min(len(parsed), k + _ZONE + 1)):
