@@ -805,3 +805,67 @@ def lose_separators(text: str, label_too: bool = False) -> str:
             new += ("" if join else sep) + (b.strip() if join else b)
         out.append(new)
     return "\n".join(out)
+
+
+def _pipe_cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def _pipe_row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def markdown_separated(text: str, wrap: bool = False) -> str:
+    """Markdown pipe tables as PDF-to-Markdown converters write wrapped rows: each row's label on a row
+    of its own (its value cells empty) and its numbers on the next row (its label cell empty); with
+    `wrap`, the label is cut in two, the numbers' row between the two pieces."""
+    out = []
+    for line in text.split("\n"):
+        if not line.startswith("|") or set(line) <= set("|-: "):
+            out.append(line)
+            continue
+        cells = _pipe_cells(line)
+        numeric = [bool(_NUMBER_CELL.match(c)) or c == NULL_GLYPH for c in cells[1:]]
+        if len(cells) < 2 or _NUMBER_CELL.match(cells[0]) or not cells[0] or not any(numeric):
+            out.append(line)
+            continue
+        empty = [""] * (len(cells) - 1)
+        label = cells[0]
+        leaf = label.split(" ")[-1]
+        if wrap and len(leaf) >= 6:
+            cut = len(label) - len(leaf) + len(leaf) * 3 // 5
+            out += [_pipe_row([label[:cut], *empty]), _pipe_row(["", *cells[1:]]), _pipe_row([label[cut:], *empty])]
+        else:
+            out += [_pipe_row([label, *empty]), _pipe_row(["", *cells[1:]])]
+    return "\n".join(out)
+
+
+GENERIC_HEAD = "项目"
+# A header row OCR repeats inside 表三 at a page break, with its labels in the wrong cells.
+SPURIOUS_HEADER = ["申请人情况", "自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "总计", "其他"]
+
+
+def ocr_markdown(text: str, page_number: str = "— 4 —") -> str:
+    """Markdown as OCR tools write tables: generic header cells (项目, 数据1 … 数据N) instead of the
+    table's own, and inside 表三, after its 4th data row, a page-number line and a spurious header row
+    carrying wrong labels (the column names shifted: 总计 where 其他 stands)."""
+    lines = text.split("\n")
+    out = []
+    in_t3 = False
+    data_rows = 0
+    for k, line in enumerate(lines):
+        nxt = lines[k + 1] if k + 1 < len(lines) else ""
+        if line.startswith("|") and nxt.startswith("|") and set(nxt) <= set("|-: "):
+            n = len(_pipe_cells(line))
+            in_t3 = "勾稽关系" in line or n == 8
+            data_rows = 0
+            out.append(_pipe_row([GENERIC_HEAD] + [f"数据{i}" for i in range(1, n)]))
+            continue
+        out.append(line)
+        if in_t3 and line.startswith("|") and not set(line) <= set("|-: "):
+            data_rows += 1
+            if data_rows == 4:
+                out += [page_number, _pipe_row(SPURIOUS_HEADER)]
+        elif not line.startswith("|"):
+            in_t3 = False
+    return "\n".join(out)

@@ -386,3 +386,39 @@ def test_separator_lost_real_rows_are_split_where_unique(converted):
     assert "连写" in idx[("applications", "三.七", "总计")]["note"]
     numbers = sum(c["state"] == "number" for c in res["tables"]["applications"])
     assert numbers >= 150, numbers
+
+
+# --------------------------------------------------------------------------- PDF→Markdown and OCR Markdown
+
+@pytest.fixture(scope="module")
+def pipe_texts(tmp_path_factory) -> dict[str, str]:
+    out = tmp_path_factory.mktemp("pipes")
+    return {seed: fg.render(seed, "pipes", out).read_text(encoding="utf-8") for seed in SEEDS}
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("wrap", [False, True], ids=["label-row-number-row", "label-cut-around-numbers"])
+def test_markdown_with_label_rows_and_number_rows_separated(pipe_texts, seed, wrap):
+    """PDF→Markdown converters put a row's label on a row of its own and its numbers on the next, and cut
+    a long label around the numbers' row (“| 其他对外管 |” / “| | 42 | -6 | 3440 |” / “| 理服务事项 |”)."""
+    text = fg.markdown_separated(pipe_texts[seed], wrap=wrap)
+    assert text != pipe_texts[seed]
+    res = review_text(text, "converted.md")
+    assert cell_mismatches(GOLD[seed], res) == []
+    assert missing_findings(GOLD[seed], res) == []
+    assert false_errors(seed, res) == []
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_ocr_markdown_generic_headers_spurious_header_row_and_page_number(pipe_texts, seed):
+    """OCR Markdown: generic header cells (项目, 数据1 … 数据N) instead of the table's own, and inside 表三 a
+    page-number line and a repeated header row with wrong labels (“总计” where “其他” stands). The header
+    words never name a row; a block whose header alone said which columns it has is unreadable."""
+    text = fg.ocr_markdown(pipe_texts[seed])
+    assert "数据1" in text and "| 总计 | 其他 |" in text and "— 4 —" in text
+    res = review_text(text, "ocr.md")
+    assert wrong_numbers(seed, res) == []
+    assert false_errors(seed, res) == []
+    bad = [m for m in cell_mismatches(GOLD[seed], res) if not m.endswith(", gold 0") or "(unreadable)" not in m]
+    assert [m for m in bad if "disclosure" not in m] == []  # 表三 and 表四 read whole
+    assert len(res["tables"]["appeals"]) == 15 and all(c["state"] == "number" for c in res["tables"]["appeals"])

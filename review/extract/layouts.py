@@ -27,10 +27,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterator, Optional
 
 from review.models import Document
-from review.text import is_na, parse_number
+from review.text import is_na, norm, parse_number
 
 _PAGE_NO = re.compile(
     r"^[\s\f]*(?:[-—–－－_]+\s*\d{1,4}\s*[-—–－－_]+|第\s*\d{1,4}\s*页(?:\s*[,，/、]?\s*共\s*\d{1,4}\s*页)?"
@@ -146,11 +147,129 @@ def _split_label_digits(text: str) -> Optional[tuple[str, str]]:
     return m.group("label"), m.group("digits")
 
 
+# ----------------------------------------------------------------------------- tab and pipe rows
+
+_LABEL_ONLY = re.compile(r"^\s*\|?\s*[^|\t\s][^|\t]*?(?:\s*[|\t]\s*)+$")  # "| label | | |", "label\t\t"
+_GENERIC = re.compile(r"^(?:项目|数据\d{1,2}|列\d{1,2}|栏目\d{0,2}|column\d{1,2})$", re.I)
+
+
+@lru_cache(maxsize=1)
+def _column_words() -> frozenset[str]:
+    from review.templates import templates
+    words = {"申请人情况", "法人或其他组织"}
+    for t in templates():
+        words.update(norm(c.name) for c in t.applications.columns)
+    return frozenset(words)
+
+
+def _split_row(raw: str) -> list[str]:
+    if "\t" in raw:
+        return [c.strip() for c in raw.split("\t")]
+    s = raw.strip()
+    if s.startswith("|"):
+        s = s[1:]
+    if s.endswith("|"):
+        s = s[:-1]
+    return [c.strip() for c in s.split("|")]
+
+
+def _header_row(cells: list[str]) -> bool:
+    """A row of 表三's column names (or OCR's generic 数据1 …) and nothing else."""
+    full = [norm(c) for c in cells if c]
+    words = _column_words()
+    return len(full) >= 3 and all(c in words or _GENERIC.match(c) for c in full) and any(c in words for c in full)
+
+
+def _numbers_row(cells: list[str]) -> bool:
+    """A row whose label cell is empty and that holds numbers."""
+    return len(cells) > 1 and not cells[0] and any(_value_like(c) for c in cells[1:] if c)
+
+
+def _delimited(lines: list[str]) -> dict[int, Optional[str]]:
+    """Tab and pipe rows to rewrite: {line index: new text, or None to drop the line}.
+    - a spurious header row inside 表三 (OCR repeats the column names at a page break, sometimes in the
+      wrong cells: “总计” where “其他” stands) is dropped: its words would name rows;
+    - a row label cut in two by a converter, its numbers on a row of their own between the pieces
+      (“| 其他对外管 | | |” / “| | 42 | -6 | 3440 |” / “| 理服务事项 | | |”), is joined back into the first
+      piece's row."""
+    out: dict[int, Optional[str]] = {}
+    started = False  # past 表三's first row: header rows from here on are repeats
+    rows: list[Optional[list[str]]] = []
+    for raw in lines:
+        if ("|" in raw or "\t" in raw) and not _PIPE_RULE.match(raw):
+            rows.append(_split_row(raw))
+        else:
+            rows.append(None if raw.strip() else [])
+    for k, cells in enumerate(rows):
+        if cells is None or not cells:
+            if cells is None and "本年新收" in lines[k]:
+                started = True
+            continue
+        if "本年新收" in lines[k]:
+            started = True
+        if started and _header_row(cells):
+            out[k] = None
+            continue
+        # the second piece of a wrapped label: label-only row, right after an empty-label numbers row
+        # that follows a label-only row, and not itself followed by a numbers row of its own
+        if not _LABEL_ONLY.match(lines[k]) or _ENUM.match(cells[0]) or any(w in cells[0] for w in _NOT_CONTINUATION):
+            continue
+        prev = _prev_row(rows, k)
+        head = _prev_row(rows, prev) if prev is not None else None
+        if prev is None or head is None or not _numbers_row(rows[prev]) or not _LABEL_ONLY.match(lines[head]):
+            continue
+        nxt = _next_row(rows, k)
+        if nxt is not None and _numbers_row(rows[nxt]):
+            continue  # the next row's label, its numbers below it
+        text = out.get(head) or lines[head]
+        first = rows[head][0]
+        out[head] = text.replace(first, _glue(first, cells[0]), 1)
+        out[k] = None
+    return out
+
+
+_PIPE_RULE = re.compile(r"^[\s|:\-]*$")
+_EMPTY_FIRST = re.compile(r"^(?:\t|\s*\|\s*\|)")  # "\t1\t2", "| | 1 | 2 |"
+_HEADER_HINTS = re.compile("总计|自然人|数据|商业企业")
+
+
+def _prev_row(rows, k: int) -> Optional[int]:
+    for j in range(k - 1, -1, -1):
+        if rows[j] is None:
+            return None
+        if rows[j]:
+            return j
+    return None
+
+
+def _next_row(rows, k: int) -> Optional[int]:
+    for j in range(k + 1, len(rows)):
+        if rows[j] is None:
+            return None
+        if rows[j]:
+            return j
+    return None
+
+
 def needs_layout(lines: list[str]) -> bool:
     """The fast shape test: does any line need more than passing through?"""
+    started = False
+    candidate = False  # a tab or pipe row that may be a repeated header or a label's second piece
+    prev: list[str] = []  # the tab or pipe rows just before this one, nearest last
     for raw in lines:
         if "\t" in raw or "|" in raw:
+            if not started:
+                started = "本年新收" in raw
+            elif not candidate:
+                if (len(prev) == 2 and _EMPTY_FIRST.match(prev[1]) and _LABEL_ONLY.match(raw)
+                        and _LABEL_ONLY.match(prev[0]) and _numbers_row(_split_row(prev[1]))):
+                    candidate = True
+                elif _HEADER_HINTS.search(raw) and _header_row(_split_row(raw)):
+                    candidate = True
+            prev = [prev[-1], raw] if prev else [raw]
             continue
+        if raw.strip():
+            prev = []
         s = raw.strip()
         if not s:
             continue
@@ -158,7 +277,7 @@ def needs_layout(lines: list[str]) -> bool:
             return True
         if ("  " in s or "\u3000" in s) and _aligned(raw) is not None:
             return True
-    return False
+    return candidate and bool(_delimited(lines))
 
 
 def view(doc: Document) -> Iterator[tuple[int, str]]:
@@ -228,10 +347,12 @@ def _normalise(lines: list[str]) -> list[_Out]:
         for j in range(max(0, k - _ZONE), min(len(parsed), k + _ZONE + 1)):
             near[j] = True
 
+    rewrite = _delimited(lines)
     for k, ln in enumerate(parsed):
         if ln is None:
-            if lines[k].strip():
-                out.append(_Out(k + 1, lines[k]))
+            text = rewrite.get(k, lines[k])
+            if text is not None and text.strip():
+                out.append(_Out(k + 1, text))
             continue
         no = ln.no
         if ln.first_value is None and len(ln.cells) == 1 and _PAGE_NO.match(ln.cells[0].text):
@@ -315,3 +436,28 @@ def next_part(toks, start: int) -> int:
                 and any(k in tok.n for k in keys):
             return i
     return len(toks)
+
+
+def part4_row(toks, start: int, end: int, n: int) -> Optional[int]:
+    """表四 whose header cells say nothing (OCR's generic 数据1 … 数据15): the index of the first value of
+    the one row of exactly n numbers that follows part 四's heading before any other text cell, if
+    there is one. A row of that many numbers on one line under that heading is the table."""
+    from review.templates import parts
+
+    keys = [k for p in parts() if p.number == 4 for k in p.keys]
+    h = next((i for i in range(start, end) if toks[i].kind == "text" and not toks[i].grid
+              and _PART_HEADING.match(toks[i].n) and len(toks[i].n) <= 45 and any(k in toks[i].n for k in keys)),
+             None)
+    if h is None:
+        return None
+    first = next((i for i in range(h + 1, end) if toks[i].is_value), None)
+    if first is None:
+        return None
+    line = toks[first].line
+    row = [t for t in toks[first:end] if t.line == line]
+    if len(row) != n or not all(t.is_value for t in row):
+        return None
+    between = [t for t in toks[h + 1:first] if t.kind == "text" and t.label_like()]
+    if any(_PART_HEADING.match(t.n) or t.n.startswith(("五、", "六、")) for t in between):
+        return None
+    return first

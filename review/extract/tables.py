@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from review.extract.digitsplit import joined, place_group_run, place_rows, split_free
-from review.extract.layouts import next_part
+from review.extract.layouts import next_part, part4_row
 from review.extract.tokens import Tok
 from review.identities import Equation, application_equations, holds, solve
 from review.models import AppealCell, ApplicationCell, CellState, DisclosureCell, TableSpan
@@ -508,6 +508,8 @@ def read_appeals(toks: list[Tok], t: Template, start: int, end: int, copies: set
     groups = [g.name for g in t.appeals.groups]
     n = len(cols) * len(groups)
     anchor = t4_start(toks, t, start, end)
+    if anchor is None:  # no label of its own (OCR's generic headers): its one row under part 四's heading
+        anchor = part4_row(toks, start, end, n)
     if anchor is None:
         return [], None
     vals: list[Tok] = []
