@@ -869,3 +869,26 @@ def ocr_markdown(text: str, page_number: str = "— 4 —") -> str:
         elif not line.startswith("|"):
             in_t3 = False
     return "\n".join(out)
+
+
+def column_dump(tabs_text: str) -> str:
+    """表三 of a tab rendering as some converters write a table, column by column: the corner note, every
+    row label (group labels where they stand), then each column's header word followed by its cells
+    from top to bottom, one per line."""
+    lines = tabs_text.split("\n")
+    start = next(k for k, l in enumerate(lines) if "勾稽关系" in l)
+    k = start + 1
+    while k < len(lines) and not lines[k].startswith("一、"):
+        k += 1  # the header rows
+    labels, values = [], [[] for _ in APPLICATION_COLUMNS]
+    while k < len(lines) and "\t" in lines[k]:
+        cells = lines[k].split("\t")
+        label_cells, nums = cells[:APPLICATION_LABEL_COLS], cells[APPLICATION_LABEL_COLS:]
+        labels += [c for c in label_cells if c]
+        for j, v in enumerate(nums):
+            values[j].append(v)
+        k += 1
+    body = [lines[start].split("\t")[0], *labels]
+    for name, col in zip(APPLICATION_COLUMNS, values):
+        body += [name, *col]
+    return "\n".join(lines[:start] + body + lines[k:])

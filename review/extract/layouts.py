@@ -251,11 +251,93 @@ def _next_row(rows, k: int) -> Optional[int]:
     return None
 
 
+# ----------------------------------------------------------------------------- column-by-column dumps
+
+_LEVELS = (re.compile(r"^[一二三四五六七八九十]+[、.．]"), re.compile(r"^[（(][一二三四五六七八九十]+[）)]"),
+           re.compile(r"^\d{1,2}\s*[、.．](?!\d)"))
+_ANY_LEVEL = re.compile("|".join(rx.pattern for rx in _LEVELS))
+_MIN_LABELS = 8  # a run of this many row labels with no value between them opens a column dump
+
+
+def _level(text: str) -> Optional[int]:
+    return next((k for k, rx in enumerate(_LEVELS) if rx.match(text)), None)
+
+
+def _column_dumps(lines: list[str]) -> list[tuple[int, int, list[_Out]]]:
+    """Tables a converter wrote column by column (plain pdftotext of some PDFs): every row label first,
+    then each column under its header word, its cells top to bottom. -> [(first line index, index after
+    the dump, the rows as label-then-values)]. Read back only when it is certain: every column has a
+    header word and the same number of cells, and that number is the number of leaf labels (a label
+    followed by a deeper-numbered one — “（三）不予公开” before “1.属于国家秘密” — is a group and has no
+    cells). Otherwise the labels are kept and the cells dropped: the rows read as unreadable, where left
+    as they are the last label would take the first column's cells."""
+    words = _column_words()
+    found = []
+    k, n = 0, len(lines)
+    while k < n:
+        s = lines[k].strip()
+        if not s or "\t" in s or "|" in s or _level(s) is None:
+            k += 1
+            continue
+        labels, j = [], k
+        while j < n:
+            t = lines[j].strip()
+            if t and ("\t" in t or "|" in t or _value_like(t)):
+                break
+            if t:
+                if norm(t) in words:
+                    break
+                labels.append((j, t))
+            j += 1
+        if len(labels) < _MIN_LABELS or sum(_level(t) is not None for _, t in labels) < len(labels) * 0.8:
+            k = j if j > k else k + 1
+            continue
+        columns: list[list[tuple[int, str]]] = []
+        while j < n:
+            t = lines[j].strip()
+            if not t or _PAGE_NO.match(t):
+                j += 1
+                continue
+            if norm(t) in words and not _value_like(t):
+                columns.append([])
+                j += 1
+                continue
+            if columns and _value_like(t) and "\t" not in t and "|" not in t:
+                columns[-1].append((j, t))
+                j += 1
+                continue
+            break
+        if len(columns) < 2:
+            k = j if j > k else k + 1
+            continue
+        leaves = [i for i, (_, t) in enumerate(labels)
+                  if not (i + 1 < len(labels) and _level(t) is not None and _level(labels[i + 1][1]) is not None
+                          and _level(labels[i + 1][1]) > _level(t))]
+        m = len(columns[0])
+        # the table's labels start where exactly m leaves remain (a heading or a note may stand before them)
+        first = max((a for a in range(len(labels)) if sum(1 for i in leaves if i >= a) == m), default=None)
+        rows: list[_Out] = []
+        if first is not None and m and all(len(c) == m for c in columns):
+            for i, (j0, t) in enumerate(labels):
+                rows.append(_Out(j0 + 1, t))
+                if i >= first and i in leaves:
+                    r = sum(1 for x in leaves if first <= x < i)
+                    rows.extend(_Out(c[r][0] + 1, c[r][1]) for c in columns)
+        else:
+            # columns of different lengths, or not as many cells as rows: which cell is whose cannot be
+            # known. The labels stay, the cells go: the rows are unreadable, never given another row's numbers
+            rows = [_Out(j0 + 1, t) for j0, t in labels]
+        found.append((k, j, rows))
+        k = j
+    return found
+
+
 def needs_layout(lines: list[str]) -> bool:
     """The fast shape test: does any line need more than passing through?"""
     started = False
     candidate = False  # a tab or pipe row that may be a repeated header or a label's second piece
     prev: list[str] = []  # the tab or pipe rows just before this one, nearest last
+    run = 0  # enumerated labels in a row, no value between them: a column-by-column dump may follow
     for raw in lines:
         if "\t" in raw or "|" in raw:
             if not started:
@@ -270,6 +352,13 @@ def needs_layout(lines: list[str]) -> bool:
             continue
         if raw.strip():
             prev = []
+            st = raw.strip()
+            if st[0] in "一二三四五六七八九十（(0123456789-":
+                run = run + 1 if _ANY_LEVEL.match(st) else (0 if st[0].isdigit() or st[0] == "-" else run)
+            elif run >= _MIN_LABELS and len(st) <= 8 and norm(st) in _column_words():
+                if _column_dumps(lines):
+                    return True
+                run = 0
         s = raw.strip()
         if not s:
             continue
@@ -348,7 +437,15 @@ def _normalise(lines: list[str]) -> list[_Out]:
             near[j] = True
 
     rewrite = _delimited(lines)
+    dumps = {b[0]: b for b in _column_dumps(lines)}
+    skip_to = -1
     for k, ln in enumerate(parsed):
+        if k < skip_to:
+            continue
+        if k in dumps:  # a table written column by column: back to one row after another
+            _, skip_to, rows = dumps[k]
+            out.extend(rows)
+            continue
         if ln is None:
             text = rewrite.get(k, lines[k])
             if text is not None and text.strip():
