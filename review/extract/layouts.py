@@ -48,6 +48,7 @@ _LABEL_DIGITS = re.compile(r"^(?P<label>[^\t|]{1,40}?[\u4e00-\u9fff）)”」】
 _PLACEHOLDER = set("■□�?？*＊●○#")
 _X_TOLERANCE = 3  # characters: a continuation starts within this of the label it continues
 _CONTINUATION_GAP = 2  # lines: how far below its numbers a label's last piece may stand
+_PIECE = 20  # characters: a longer line is prose, never a piece of a wrapped cell label
 _ZONE = 4  # lines: how far from a space-aligned row a line may be to be read as part of its table
 
 
@@ -468,7 +469,7 @@ def _normalise(lines: list[str]) -> list[_Out]:
                 continue
             c = ln.cells[0]
             continuation = not _ENUM.match(c.text) and not any(w in c.text for w in _NOT_CONTINUATION) \
-                and len(c.text) <= 30
+                and len(c.text) <= _PIECE
             if continuation and last_row is not None and abs(last_row[1] - c.x) <= _X_TOLERANCE \
                     and no - last_row[2] <= _CONTINUATION_GAP and not next_row_continues(k, c.x):
                 last_row[0].text = _glue(last_row[0].text, c.text)  # the last piece of a wrapped label
