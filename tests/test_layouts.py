@@ -450,3 +450,18 @@ def test_column_by_column_with_a_cell_lost_is_unreadable_not_shifted(tab_texts, 
     assert wrong_numbers(seed, res) == []
     assert false_errors(seed, res) == []
     assert any(f["rule"] in ("table-unreadable", "cell-unreadable") for f in res["findings"] if f["status"] == "fail")
+
+
+@pytest.mark.parametrize("mark", ["— 4 —", "-4-", "第 4 页", "4/6"])
+def test_page_number_line_between_a_rows_values(mark):
+    """A page number printed between two of a row's values (seed 004 is one cell per line): dropped,
+    the row reads whole; without that it would be an unreadable cell inside the row."""
+    name = "004_0c9827e6b67986f5.txt"
+    lines = (FIX / name).read_text(encoding="utf-8").split("\n")
+    k = next(i for i, l in enumerate(lines) if l.strip() == "（一）予以公开")
+    values = [i for i in range(k + 1, k + 12) if lines[i].strip().isdigit()][:7]
+    assert len(values) == 7
+    lines.insert(values[3], mark)
+    res = review_text("\n".join(lines))
+    assert cell_mismatches(GOLD[name], res) == []
+    assert false_errors(name, res) == []
