@@ -778,16 +778,18 @@ def pdftotext(pdf: Path, mode: str) -> str:
 
 _NUMBER_CELL = re.compile(r"^[+-]?\d[\d,]*(?:\.\d+)?(?:万元|元)?$")
 _SPACE_RUN = re.compile(r"( {2,}|\t)")
+_PIPE_SEP = re.compile(r"(\s*\|\s*)")
 
 
 def lose_separators(text: str, label_too: bool = False) -> str:
     """The text with the separators between the numbers of each table row deleted, as converters
     and OCR lose them: "（七）总计\t147\t1\t0\t0\t0\t0\t148" -> "（七）总计\t14710000148" (with `label_too`,
-    "（七）总计14710000148"). A row's cells are separated by tabs or by runs of two or more spaces; an
-    empty cell between two numbers keeps them apart (it is no separator)."""
+    "（七）总计14710000148"). A row's cells are separated by tabs, by runs of two or more spaces or by
+    pipes; an empty cell between two numbers keeps them apart (it is no separator)."""
     out = []
     for line in text.split("\n"):
-        parts = _SPACE_RUN.split(line)  # cell, separator, cell, separator, ...
+        pipes = line.strip().startswith("|")
+        parts = (_PIPE_SEP if pipes else _SPACE_RUN).split(line)  # cell, separator, cell, separator, ...
         cells, seps = parts[0::2], parts[1::2]
         if len(cells) < 2:
             out.append(line)
