@@ -287,6 +287,19 @@ def _gap_fits(r, code: str, cols: list[str], eqs: list[Equation], values: dict) 
     return False
 
 
+def why_not(vals: Sequence[Tok], n_groups: int, per_group: int) -> Optional[str]:
+    """Why a lost-separator 表四 run was not split (None when the values are no such run)."""
+    n = n_groups * per_group
+    if not joined(vals, n):
+        return None
+    runs = _runs(vals)
+    found = splits(runs, [per_group] * n_groups, True)
+    run = "".join(runs)
+    if not found:
+        return f"原文数字连写为“{run}”，没有一种拆分满足各组总计等于各项之和，无法确定各格数字"
+    return f"原文数字连写为“{run}”，按勾稽关系有不止一种拆分，无法确定各格数字"
+
+
 def place_group_run(vals: Sequence[Tok], n_groups: int, per_group: int) -> Optional[tuple[list[int], list[Tok]]]:
     """表四 with separators lost: the runs split into n_groups groups of per_group cells, each group's
     last cell (总计) the sum of the others. -> (values, source token of each) when exactly one split

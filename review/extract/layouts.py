@@ -49,7 +49,7 @@ _ENUM = re.compile(r"^(?:[一二三四五六七八九十]+[、.．]|[（(][一�
 # Words that open something else than a label's continuation.
 _NOT_CONTINUATION = ("第二十条", "信息内容", "申请人情况", "勾稽关系", "法人或其他组织")
 # A label with a digit run written straight after it, no separator: "（七）总计14710000148".
-_LABEL_DIGITS = re.compile(r"^(?P<label>[^\t|]{1,40}?[\u4e00-\u9fff）)”」】])(?P<digits>\d+(?:万元|元|件)?)$")
+_LABEL_DIGITS = re.compile(r"^(?P<label>[^\t|]{1,40}?[\u4e00-\u9fff）)”」】])(?P<digits>\d+(?:\.\d+)?(?:万元|元|件)?)$")
 _PLACEHOLDER = set("■□�?？*＊●○#")
 _X_TOLERANCE = 3  # characters: a continuation starts within this of the label it continues
 _CONTINUATION_GAP = 2  # lines: how far below its numbers a label's last piece may stand

@@ -15,7 +15,7 @@ from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Optional
 
-from review.extract.digitsplit import joined, place_group_run, place_rows, split_free
+from review.extract.digitsplit import joined, place_group_run, place_rows, split_free, why_not
 from review.extract.layouts import next_part, part4_row
 from review.extract.tokens import Tok
 from review.identities import Equation, application_equations, holds, solve
@@ -543,7 +543,7 @@ def read_appeals(toks: list[Tok], t: Template, start: int, end: int, copies: set
                 k += 1
         return out, TableSpan(table="appeals", start=toks[anchor].line, end=vals[-1].line)
     if len(vals) != n:
-        note = f"表四读到 {len(vals)} 个数字，应为 {n} 个，无法确定对应关系"
+        note = why_not(vals, len(groups), len(cols)) or f"表四读到 {len(vals)} 个数字，应为 {n} 个，无法确定对应关系"
         for g in groups:
             for c in cols:
                 out.append(AppealCell(group=g, column=c, state=CellState.unreadable, line=toks[anchor].line, note=note))
