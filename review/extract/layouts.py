@@ -339,13 +339,23 @@ def _column_dumps(lines: list[str]) -> list[tuple[int, int, list[_Out]]]:
 
 
 def needs_layout(lines: list[str]) -> bool:
-    """The fast shape test: does any line need more than passing through?"""
+    """The fast shape test: does any line need more than passing through? Whole-text substring tests
+    (C speed) decide which of the per-line tests can apply at all."""
+    text = "\n".join(lines)
+    # tab or pipe rows: a repeated 表三 header, generic OCR headers, a label's piece under its numbers
+    delimited = ("\t" in text or "|" in text) and (
+        text.count("自然人") > 1 or "数据1" in text or "\n\t" in text or "| |" in text or "|  |" in text)
+    # a column-by-column dump puts a column's header word on a line of its own
+    dump = "\n自然人\n" in text or "\n自然人 \n" in text
+    aligned = "  " in text or "\u3000" in text
     started = False
     candidate = False  # a tab or pipe row that may be a repeated header or a label's second piece
     prev: list[str] = []  # the tab or pipe rows just before this one, nearest last
     run = 0  # enumerated labels in a row, no value between them: a column-by-column dump may follow
     for raw in lines:
         if "\t" in raw or "|" in raw:
+            if not delimited:
+                continue
             if not started:
                 started = "本年新收" in raw
             elif not candidate:
@@ -356,21 +366,22 @@ def needs_layout(lines: list[str]) -> bool:
                     candidate = True
             prev = [prev[-1], raw] if prev else [raw]
             continue
-        if raw.strip():
-            prev = []
-            st = raw.strip()
-            if st[0] in "一二三四五六七八九十（(0123456789-":
-                run = run + 1 if _ANY_LEVEL.match(st) else (0 if st[0].isdigit() or st[0] == "-" else run)
-            elif run >= _MIN_LABELS and len(st) <= 8 and norm(st) in _column_words():
-                if _column_dumps(lines):
-                    return True
-                run = 0
         s = raw.strip()
         if not s:
             continue
-        if (s[-1].isdigit() or s[-1] in "-—–－_页元件") and (_PAGE_NO.match(s) or _split_label_digits(s)):
+        prev = []
+        if dump:
+            if s[0] in "一二三四五六七八九十（(0123456789-":
+                run = run + 1 if _ANY_LEVEL.match(s) else (0 if s[0].isdigit() or s[0] == "-" else run)
+            elif run >= _MIN_LABELS and len(s) <= 8 and norm(s) in _column_words():
+                if _column_dumps(lines):
+                    return True
+                run = 0
+        last = s[-1]
+        if (last.isdigit() or last in "-—–－_页元件") and not s.isdigit() \
+                and (_PAGE_NO.match(s) or _split_label_digits(s)):
             return True
-        if ("  " in s or "\u3000" in s) and _aligned(raw) is not None:
+        if aligned and ("  " in s or "\u3000" in s) and _aligned(raw) is not None:
             return True
     return candidate and bool(_delimited(lines))
 
