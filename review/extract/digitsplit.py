@@ -17,7 +17,7 @@ from typing import Optional, Sequence
 
 from review.extract.tokens import Tok
 from review.identities import Equation, holds, solve
-from review.models import CellState
+from review.models import AppealCell, CellState
 from review.text import Num
 
 MAX_CELL_DIGITS = 9  # a count cell has at most this many digits (up to 999,999,999)
@@ -341,4 +341,20 @@ def split_free(vals: Sequence[Tok], n: int) -> Optional[list[Tok]]:
                 out.append(_digit_tok(str(v), tok, last=len(out) == n - 1))
                 break
         pos += len(str(v))
+    return out
+
+
+def appeal_cells(vals: Sequence[Tok], groups: list[str], cols: list[str]) -> Optional[list[AppealCell]]:
+    """表四 read from a lost-separator run: its 15 cells when exactly one split fits, else None."""
+    split = place_group_run(vals, len(groups), len(cols))
+    if split is None:
+        return None
+    run = "".join(_runs(vals))
+    values, srcs = split
+    out, k = [], 0
+    for g in groups:
+        for col in cols:
+            out.append(AppealCell(group=g, column=col, state=CellState.number, value=values[k], line=srcs[k].line,
+                                  raw=str(values[k]), note=f"原文数字连写为“{run}”，按勾稽关系只有一种拆分"))
+            k += 1
     return out

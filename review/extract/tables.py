@@ -15,7 +15,7 @@ from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Optional
 
-from review.extract.digitsplit import joined, place_group_run, place_rows, split_free, why_not
+from review.extract.digitsplit import appeal_cells, joined, place_rows, split_free, why_not
 from review.extract.layouts import next_part, part4_row
 from review.extract.tokens import Tok
 from review.identities import Equation, application_equations, holds, solve
@@ -531,17 +531,9 @@ def read_appeals(toks: list[Tok], t: Template, start: int, end: int, copies: set
             break
         i += 1
     out: list[AppealCell] = []
-    split = place_group_run(vals, len(groups), len(cols)) if len(vals) < n else None
+    split = appeal_cells(vals, groups, cols) if len(vals) < n else None
     if split is not None:  # separators lost: the group totals admit exactly one split
-        run = "".join(v.text.strip() for v in vals)
-        k = 0
-        for g in groups:
-            for col in cols:
-                value, tok = split[0][k], split[1][k]
-                out.append(AppealCell(group=g, column=col, state=CellState.number, value=value, line=tok.line,
-                                      raw=str(value), note=f"原文数字连写为“{run}”，按勾稽关系只有一种拆分"))
-                k += 1
-        return out, TableSpan(table="appeals", start=toks[anchor].line, end=vals[-1].line)
+        return split, TableSpan(table="appeals", start=toks[anchor].line, end=vals[-1].line)
     if len(vals) != n:
         note = why_not(vals, len(groups), len(cols)) or f"表四读到 {len(vals)} 个数字，应为 {n} 个，无法确定对应关系"
         for g in groups:
