@@ -894,3 +894,9 @@ def column_dump(tabs_text: str) -> str:
     for name, col in zip(APPLICATION_COLUMNS, values):
         body += [name, *col]
     return "\n".join(lines[:start] + body + lines[k:])
+
+
+def single_spaced(text: str) -> str:
+    """Text as OCR writes aligned rows: every run of spaces one space, no indentation — the cells of a
+    row one space apart, nothing left of the columns' alignment."""
+    return "\n".join(re.sub(r" {2,}", " ", line.strip()) for line in text.split("\n"))

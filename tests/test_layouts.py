@@ -498,3 +498,20 @@ def test_separators_lost_in_real_reports(name):
             and (f["rule"], f.get("table")) not in errors_before] == []
     if name in GOLD_REPORTS:
         assert wrong_numbers(name, after) == []
+
+
+@needs_poppler
+@pytest.mark.parametrize("name", ALL)
+def test_ocr_single_spaced_rows(converted, name):
+    """OCR text: a row's label and numbers one space apart (“（一）予以公开 90 0 0 0 0 0 90”), indentation and
+    alignment gone. Every gold cell right or flagged, never another number, never a false error; and the
+    rows are read (a test that cannot fail is no test)."""
+    text = fg.single_spaced(converted[(name, "layout")])
+    res = review_text(text)
+    assert wrong_numbers(name, res) == []
+    assert unreported(name, res) == []
+    assert false_errors(name, res) == []
+    idx = index(res)
+    gold = {k: v for k, v in gold_cells(name).items() if v is not None}
+    right = sum(1 for k, v in gold.items() if idx.get(k, {}).get("state") == "number" and idx[k]["value"] == v)
+    assert right >= 0.95 * len(gold), (right, len(gold))

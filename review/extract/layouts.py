@@ -378,9 +378,12 @@ def needs_layout(lines: list[str]) -> bool:
                     return True
                 run = 0
         last = s[-1]
-        if (last.isdigit() or last in "-—–－_页元件") and not s.isdigit() \
-                and (_PAGE_NO.match(s) or _split_label_digits(s)):
-            return True
+        if (last.isdigit() or last in "-—–－_页元件") and not s.isdigit():
+            if _PAGE_NO.match(s) or _split_label_digits(s):
+                return True
+            # a label and its numbers one space apart (OCR): "（一）予以公开 90 0 0 0 0 0 90"
+            if " " in s and len(s) <= 100 and len(_peel(_Cell(0, s), short=True)) > 2:
+                return True
         if aligned and ("  " in s or "\u3000" in s) and _aligned(raw) is not None:
             return True
     return candidate and bool(_delimited(lines))
