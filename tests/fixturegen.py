@@ -753,3 +753,150 @@ def saved_page(html: str, agency: str, published: str, yuan_items: bool = True) 
     body = _TD.sub(cell, html)
     head = SITE_HEAD.format(agency=html_lib.escape(agency or ""), published=published or "")
     return body.replace("<body>\n", "<body>\n" + head, 1).replace("</body>", SITE_FOOT + "\n</body>", 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Text made from PDFs by converters, and text whose cell separators were lost
+# ---------------------------------------------------------------------------------------------
+
+PDFTOTEXT_MODES = ["layout", "plain"]
+
+
+def have_pdftotext() -> bool:
+    import shutil
+    return shutil.which("pdftotext") is not None
+
+
+def pdftotext(pdf: Path, mode: str) -> str:
+    """The text poppler's `pdftotext` makes of a PDF: `layout` keeps columns aligned by runs of spaces
+    (`pdftotext -layout`), `plain` writes text blocks in reading order (a table's cells one by one,
+    merged label cells out of place)."""
+    import subprocess
+    args = ["pdftotext", "-enc", "UTF-8"] + (["-layout"] if mode == "layout" else []) + [str(pdf), "-"]
+    return subprocess.run(args, capture_output=True, check=True, timeout=60).stdout.decode("utf-8")
+
+
+_NUMBER_CELL = re.compile(r"^[+-]?\d[\d,]*(?:\.\d+)?(?:万元|元)?$")
+_SPACE_RUN = re.compile(r"( {2,}|\t)")
+_PIPE_SEP = re.compile(r"(\s*\|\s*)")
+
+
+def lose_separators(text: str, label_too: bool = False) -> str:
+    """The text with the separators between the numbers of each table row deleted, as converters
+    and OCR lose them: "（七）总计\t147\t1\t0\t0\t0\t0\t148" -> "（七）总计\t14710000148" (with `label_too`,
+    "（七）总计14710000148"). A row's cells are separated by tabs, by runs of two or more spaces or by
+    pipes; an empty cell between two numbers keeps them apart (it is no separator)."""
+    out = []
+    for line in text.split("\n"):
+        pipes = line.strip().startswith("|")
+        parts = (_PIPE_SEP if pipes else _SPACE_RUN).split(line)  # cell, separator, cell, separator, ...
+        cells, seps = parts[0::2], parts[1::2]
+        if len(cells) < 2:
+            out.append(line)
+            continue
+        numeric = [bool(_NUMBER_CELL.match(c.strip())) for c in cells]
+        if sum(numeric) < 2 and not (label_too and any(numeric)):
+            out.append(line)
+            continue
+        new = cells[0]
+        for k, sep in enumerate(seps):
+            a, b = cells[k], cells[k + 1]
+            join = numeric[k] and numeric[k + 1] and a.strip() and b.strip()
+            if label_too and numeric[k + 1] and not numeric[k] and a.strip() and not any(numeric[:k]):
+                join = True
+            new += ("" if join else sep) + (b.strip() if join else b)
+        out.append(new)
+    return "\n".join(out)
+
+
+def _pipe_cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def _pipe_row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def markdown_separated(text: str, wrap: bool = False) -> str:
+    """Markdown pipe tables as PDF-to-Markdown converters write wrapped rows: each row's label on a row
+    of its own (its value cells empty) and its numbers on the next row (its label cell empty); with
+    `wrap`, the label is cut in two, the numbers' row between the two pieces."""
+    out = []
+    for line in text.split("\n"):
+        if not line.startswith("|") or set(line) <= set("|-: "):
+            out.append(line)
+            continue
+        cells = _pipe_cells(line)
+        numeric = [bool(_NUMBER_CELL.match(c)) or c == NULL_GLYPH for c in cells[1:]]
+        if len(cells) < 2 or _NUMBER_CELL.match(cells[0]) or not cells[0] or not any(numeric):
+            out.append(line)
+            continue
+        empty = [""] * (len(cells) - 1)
+        label = cells[0]
+        leaf = label.split(" ")[-1]
+        if wrap and len(leaf) >= 6:
+            cut = len(label) - len(leaf) + len(leaf) * 3 // 5
+            out += [_pipe_row([label[:cut], *empty]), _pipe_row(["", *cells[1:]]), _pipe_row([label[cut:], *empty])]
+        else:
+            out += [_pipe_row([label, *empty]), _pipe_row(["", *cells[1:]])]
+    return "\n".join(out)
+
+
+GENERIC_HEAD = "项目"
+# A header row OCR repeats inside 表三 at a page break, with its labels in the wrong cells.
+SPURIOUS_HEADER = ["申请人情况", "自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "总计", "其他"]
+
+
+def ocr_markdown(text: str, page_number: str = "— 4 —") -> str:
+    """Markdown as OCR tools write tables: generic header cells (项目, 数据1 … 数据N) instead of the
+    table's own, and inside 表三, after its 4th data row, a page-number line and a spurious header row
+    carrying wrong labels (the column names shifted: 总计 where 其他 stands)."""
+    lines = text.split("\n")
+    out = []
+    in_t3 = False
+    data_rows = 0
+    for k, line in enumerate(lines):
+        nxt = lines[k + 1] if k + 1 < len(lines) else ""
+        if line.startswith("|") and nxt.startswith("|") and set(nxt) <= set("|-: "):
+            n = len(_pipe_cells(line))
+            in_t3 = "勾稽关系" in line or n == 8
+            data_rows = 0
+            out.append(_pipe_row([GENERIC_HEAD] + [f"数据{i}" for i in range(1, n)]))
+            continue
+        out.append(line)
+        if in_t3 and line.startswith("|") and not set(line) <= set("|-: "):
+            data_rows += 1
+            if data_rows == 4:
+                out += [page_number, _pipe_row(SPURIOUS_HEADER)]
+        elif not line.startswith("|"):
+            in_t3 = False
+    return "\n".join(out)
+
+
+def column_dump(tabs_text: str) -> str:
+    """表三 of a tab rendering as some converters write a table, column by column: the corner note, every
+    row label (group labels where they stand), then each column's header word followed by its cells
+    from top to bottom, one per line."""
+    lines = tabs_text.split("\n")
+    start = next(k for k, l in enumerate(lines) if "勾稽关系" in l)
+    k = start + 1
+    while k < len(lines) and not lines[k].startswith("一、"):
+        k += 1  # the header rows
+    labels, values = [], [[] for _ in APPLICATION_COLUMNS]
+    while k < len(lines) and "\t" in lines[k]:
+        cells = lines[k].split("\t")
+        label_cells, nums = cells[:APPLICATION_LABEL_COLS], cells[APPLICATION_LABEL_COLS:]
+        labels += [c for c in label_cells if c]
+        for j, v in enumerate(nums):
+            values[j].append(v)
+        k += 1
+    body = [lines[start].split("\t")[0], *labels]
+    for name, col in zip(APPLICATION_COLUMNS, values):
+        body += [name, *col]
+    return "\n".join(lines[:start] + body + lines[k:])
+
+
+def single_spaced(text: str) -> str:
+    """Text as OCR writes aligned rows: every run of spaces one space, no indentation — the cells of a
+    row one space apart, nothing left of the columns' alignment."""
+    return "\n".join(re.sub(r" {2,}", " ", line.strip()) for line in text.split("\n"))

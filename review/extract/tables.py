@@ -15,6 +15,8 @@ from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Optional
 
+from review.extract.digitsplit import appeal_cells, joined, place_rows, split_free, why_not
+from review.extract.layouts import next_part, part4_row
 from review.extract.tokens import Tok
 from review.identities import Equation, application_equations, holds, solve
 from review.models import AppealCell, ApplicationCell, CellState, DisclosureCell, TableSpan
@@ -257,7 +259,7 @@ def read_applications(toks: list[Tok], t: Template, copies: set):
     if start is None:
         return [], [], None, []
     rows: list[RowRead] = []
-    end = _collect(rows, toks, start, len(toks), len(cols), _row_matcher(t), copies, stop_after="四")
+    end = _collect(rows, toks, start, next_part(toks, start), len(cols), _row_matcher(t), copies, stop_after="四")
     got = {r.key: r for r in rows}
     # a group filled as one row stands for its sub-rows only when none of them is there
     collapsed = [g.code for g in t.applications.rows if g.may_total and g.code in got and got[g.code].vals
@@ -283,7 +285,7 @@ def read_applications(toks: list[Tok], t: Template, copies: set):
         if len(r.vals) == len(cols):
             slots = list(r.vals)
         else:
-            slots = _place_by_position(r, ref)
+            slots = None if joined(r.vals, len(cols)) else _place_by_position(r, ref)
             if slots is None:
                 short.append(r)
                 continue
@@ -295,7 +297,10 @@ def read_applications(toks: list[Tok], t: Template, copies: set):
             values[(code, cols[j])] = c[1] if c[0] == CellState.number else None
 
     eqs = application_equations(t, frozenset(got))
+    placed.update(place_rows(short, cols, eqs, values))  # rows whose separators were lost
     for r in short:
+        if r.key in placed:
+            continue
         placed[r.key] = _place_by_identities(r, cols, t, eqs, values)
         for j, c in enumerate(placed[r.key]):
             values[(r.key, cols[j])] = c[1] if c[0] == CellState.number else None
@@ -435,6 +440,9 @@ def read_disclosure(toks: list[Tok], t: Template, end: int, copies: set):
             vals = [v for v in slots if v is not None]
         elif len(vals) == len(cols):
             slots = list(vals)
+        elif (pieces := split_free(vals, len(cols))) is not None:  # separators lost, one split only
+            slots = pieces
+            vals = pieces
         else:
             hdr = state["headers"].get(b.id, [])
             if 0 < len(vals) < len(cols) and len(hdr) == len(vals):
@@ -500,6 +508,8 @@ def read_appeals(toks: list[Tok], t: Template, start: int, end: int, copies: set
     groups = [g.name for g in t.appeals.groups]
     n = len(cols) * len(groups)
     anchor = t4_start(toks, t, start, end)
+    if anchor is None:  # no label of its own (OCR's generic headers): its one row under part 四's heading
+        anchor = part4_row(toks, start, end, n)
     if anchor is None:
         return [], None
     vals: list[Tok] = []
@@ -521,8 +531,11 @@ def read_appeals(toks: list[Tok], t: Template, start: int, end: int, copies: set
             break
         i += 1
     out: list[AppealCell] = []
+    split = appeal_cells(vals, groups, cols) if len(vals) < n else None
+    if split is not None:  # separators lost: the group totals admit exactly one split
+        return split, TableSpan(table="appeals", start=toks[anchor].line, end=vals[-1].line)
     if len(vals) != n:
-        note = f"表四读到 {len(vals)} 个数字，应为 {n} 个，无法确定对应关系"
+        note = why_not(vals, len(groups), len(cols)) or f"表四读到 {len(vals)} 个数字，应为 {n} 个，无法确定对应关系"
         for g in groups:
             for c in cols:
                 out.append(AppealCell(group=g, column=c, state=CellState.unreadable, line=toks[anchor].line, note=note))

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
+from review.extract.layouts import view
 from review.models import Document
 from review.text import Num, is_na, norm, parse_number
 
@@ -87,7 +88,7 @@ def _split_joined(text: str) -> list[str]:
 def tokenize(doc: Document) -> list[Tok]:
     grid_lines = set(doc.grid_lines)
     toks: list[Tok] = []
-    for i, line in enumerate(doc.lines, 1):
+    for i, line in view(doc):  # the document's lines, text layouts normalised (review/extract/layouts.py)
         if not line.strip():
             continue
         cells = _cells(line)
