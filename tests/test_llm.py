@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -108,7 +109,8 @@ def test_a_changed_prompt_never_reuses_an_old_answer(online, llm_stub, tmp_path,
     prompts = tmp_path / "prompts"
     shutil.copytree(ROOT / "prompts", prompts)
     p = prompts / "explain.md"
-    p.write_text(p.read_text(encoding="utf-8").replace("version: 1", "version: 2"), encoding="utf-8")
+    p.write_text(re.sub(r"version: (\d+)", lambda m: f"version: {int(m.group(1)) + 1}", p.read_text(encoding="utf-8"),
+                       count=1), encoding="utf-8")
     monkeypatch.setenv("REVIEW_PROMPTS_DIR", str(prompts))
     llm_stub.reply_json(GOOD)
     sent = len(llm_stub.chat_requests)

@@ -2,6 +2,8 @@
 rule that fires has a useful Chinese explanation with no model at all."""
 from __future__ import annotations
 
+from typing import Optional
+
 from review.llm.schemas import CellRef, Explanation
 from review.models import Finding, ReviewResult
 from review.rules.base import num_text
@@ -104,3 +106,56 @@ def explain_offline(result: ReviewResult, finding: Finding, note: str | None = N
     return Explanation(fingerprint=finding.fingerprint, rule=finding.rule, severity=finding.severity.value,
                        summary=summary, cells=cells, causes=causes, corrections=list(corrections), mode="offline",
                        note=note or "未配置大模型：解释由规则模板和本报告的实际数值生成")
+
+
+# ---------------------------------------------------------------------------------------------- questions about cells
+
+_STATE_ZH = {"blank": "（空白）", "na": "（不适用）", "unreadable": "（无法识别）"}
+_APP_COLUMNS = ("自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他", "总计")
+
+
+def _shown(c) -> str:
+    if c.state.value in ("number", "inferred"):
+        return num_text(c.value) + ("（推得）" if c.state.value == "inferred" else "")
+    return _STATE_ZH.get(c.state.value, "（无数值）")
+
+
+def cells_for_question(result: ReviewResult, question: str) -> list[tuple[str, str, Optional[int]]]:
+    """The cells a question names, by the template's own row/item/group keys and column names:
+    [(label, value as shown, line)]. Blank, "/" and unreadable cells are shown as such, never as 0."""
+    from review.templates import template
+    q = question.replace("（", "(").replace("）", ")")
+    tpl = template(result.meta.format) if result.meta.format else None
+    if tpl is None:
+        return []
+    out: list[tuple[str, str, Optional[int]]] = []
+    cols = [c for c in _APP_COLUMNS if c in q and c != "总计"]
+    rows = [r for r in tpl.applications.rows if not r.group and any(k in q for k in r.keys)]
+    if "新收" in q and not any(r.code == "一" for r in rows):
+        rows.insert(0, next(r for r in tpl.applications.rows if r.code == "一"))
+    if rows:
+        for r in rows[:3]:
+            for c in result.tables.applications:
+                if c.row == r.code and (not cols or c.column in cols or c.column == "总计"):
+                    out.append((f"表三 {r.label} / {c.column}", _shown(c), c.line))
+    groups = [g for g in tpl.appeals.groups if any(k in q for k in g.keys)]
+    if not groups and ("复议" in q or "诉讼" in q):
+        groups = list(tpl.appeals.groups)
+    for g in groups:
+        for c in result.tables.appeals:
+            if c.group == g.name:
+                out.append((f"表四 {g.name} / {c.column}", _shown(c), c.line))
+    items = [i for b in tpl.disclosure.blocks for i in b.items if any(k in q for k in i.keys)]
+    for it in items:
+        for c in result.tables.disclosure:
+            if c.item == it.name:
+                out.append((f"表二 {it.name} / {c.column}", _shown(c), c.line))
+    return out
+
+
+def answer_cells(result: ReviewResult, question: str) -> Optional[str]:
+    cells = cells_for_question(result, question)
+    if not cells:
+        return None
+    rows = [f"- {label}：{value}" + (f"〔第{line}行〕" if line else "") for label, value, line in cells[:30]]
+    return "\n".join(["表格中的相关单元格（数值取自年报原文，空白、“/”不当作 0）：", *rows])

@@ -6,7 +6,7 @@ from typing import Literal, Optional, Union
 
 from pydantic import BaseModel, Field
 
-from review.llm.grounding import Unsupported
+from review.llm.grounding import Derived, Unsupported
 
 Mode = Literal["llm", "offline"]
 
@@ -37,7 +37,13 @@ class Explanation(BaseModel):
     mode: Mode
     model: Optional[str] = None
     note: Optional[str] = None  # e.g. why the offline answer was used
+    # numbers not found in what the model was given (marked 【未核实】 in the text fields), with their sentence
     unsupported_numbers: list[Unsupported] = Field(default_factory=list)
+    derived_numbers: list[Derived] = Field(default_factory=list)  # accepted: derived from given numbers
+    citations: list[str] = Field(default_factory=list)  # kept citations, each with the cited line's text
+    stripped_citations: list[str] = Field(default_factory=list)  # removed: lines the model was not given
+    prompt_id: Optional[str] = None
+    prompt_version: Optional[str] = None
 
 
 class SourceRef(BaseModel):
@@ -48,12 +54,14 @@ class SourceRef(BaseModel):
     source: Optional[str] = None
     line: Optional[int] = None
     fingerprint: Optional[str] = None
+    quote: Optional[str] = None  # the start of the cited text, so a kept citation shows what it cites
 
     def label(self) -> str:
         if self.kind == "finding":
             return f"审核发现 {self.fingerprint}"
         part = f"第{'一二三四五六'[self.part - 1]}部分" if self.part else ""
-        return f"{self.agency or ''}{self.year or ''}年报{part}"
+        where = f"第{self.line}行" if self.line and self.kind == "report" else ""
+        return f"{self.agency or ''}{self.year or ''}年报{part}{where}" + (f"：“{self.quote}”" if self.quote else "")
 
 
 class DraftItem(BaseModel):
@@ -90,6 +98,12 @@ class Part5Draft(BaseModel):
     model: Optional[str] = None
     note: Optional[str] = None
     unsupported_numbers: list[Unsupported] = Field(default_factory=list)
+    derived_numbers: list[Derived] = Field(default_factory=list)
+    stripped_citations: list[str] = Field(default_factory=list)
+    # the repetition check against every passage of another agency used: {"source", "share"}
+    source_repetition: list[dict] = Field(default_factory=list)
+    prompt_id: Optional[str] = None
+    prompt_version: Optional[str] = None
 
     def text(self) -> str:
         def block(title: str, items: list[DraftItem]) -> str:
@@ -105,5 +119,8 @@ class ChatAnswer(BaseModel):
     citations: list[str] = Field(default_factory=list)
     stripped_citations: list[str] = Field(default_factory=list)
     unsupported_numbers: list[Unsupported] = Field(default_factory=list)
+    derived_numbers: list[Derived] = Field(default_factory=list)
     prompt_tokens: int = 0
     note: Optional[str] = None
+    prompt_id: Optional[str] = None
+    prompt_version: Optional[str] = None

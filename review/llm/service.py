@@ -1,7 +1,16 @@
 """The LLM layer: explain a finding, draft part 五, chat about a report — grounded, budgeted, cached,
-and working offline. Cells and values always come from the deterministic review; a model only
-supplies words, every number in them is checked (review.llm.grounding), and the report's own text is
-passed as data inside a delimited block, never as instructions.
+and working offline. Cells and values always come from the deterministic review; a model only supplies words.
+
+Every answer that leaves this module is already checked and marked, so every output (JSON, CLI, chat, the UI,
+batch files, memos) carries the same marks:
+- each number is checked against what THAT call was given (review.llm.grounding): copied and derived numbers
+  pass (derived ones are listed with how), misattributed and invented ones are marked 【未核实】 in the text and
+  listed with their sentence in `unsupported_numbers`;
+- citations to lines or sources the model was not given are removed; kept ones are listed with the cited text;
+- an answer that denies a rule's finding (also in soft words) is replaced by the offline answer;
+- report text is passed as data in <<< >>> blocks it cannot close (review.llm.safety);
+- calls fail well (review.llm.calls): nothing empty is cached, the first timeout takes the rest of the run
+  offline, servers without json_schema work, and every answer records the prompt id/version and the model.
 
     from review.llm.service import Assistant
     a = Assistant()                      # LLM from OPENAI_BASE_URL / OPENAI_API_KEY / REVIEW_LLM_MODEL, else offline
@@ -16,14 +25,16 @@ import re
 from dataclasses import dataclass
 from typing import Iterator, Optional, Union
 
-from pydantic import BaseModel
-
 from review.llm import tokens
 from review.llm.cache import LLMCache
+from review.llm.calls import Caller, CallFailed, failure_note
 from review.llm.config import LLMConfig, make_chat_model
-from review.llm.grounding import Sources, check_numbers, strip_citations
-from review.llm.offline import GUIDE, explain_offline
+from review.llm.draft import materials as draft_materials, offline_items, promise_phrase, sanitize
+from review.llm.grounding import (Grounding, Material, cells_of, check_numbers, citations_in, cited_line, mark,
+                                  strip_citations)
+from review.llm.offline import GUIDE, answer_cells, explain_offline
 from review.llm.prompts import load_prompt
+from review.llm.safety import as_data, denial
 from review.llm.schemas import (ChatAnswer, DraftItem, DraftText, Explanation, ExplanationText, Part5Draft,
                                 SourceRef)
 from review.models import Finding, Report, ReviewResult
@@ -31,8 +42,10 @@ from review.rules import REGISTRY
 from review.rules.crossyear import PART5_LIMIT, repetition
 
 log = logging.getLogger(__name__)
-_DENIAL = re.compile(r"(无问题|没有问题|不存在问题|未发现问题|数据无误|完全正确|不存在错误)")
 _CN = "一二三四五六"
+_SENTENCE_END = re.compile(r"[。！？!?\n；]")
+_PART_WORDS = {1: ("总体情况",), 2: ("主动公开", "表二"), 3: ("依申请", "申请", "表三"), 4: ("复议", "诉讼", "表四"),
+               5: ("问题", "改进", "措施", "第五部分"), 6: ("信息处理费", "其他需要报告", "第六部分")}
 
 
 @dataclass
@@ -59,6 +72,7 @@ class Assistant:
         self._cache = cache
         self.store = store  # review.store.Store, for retrieved prior passages
         self.history = history if history is not None else store  # for the agency's earlier reports
+        self.caller = Caller(self.cfg, lambda: self.cache)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -75,38 +89,15 @@ class Assistant:
     def status(self) -> str:
         return self.cfg.status()
 
+    def run_note(self) -> Optional[str]:
+        """Why the model is not asked any more in this run (after a timeout or refused connection), or None."""
+        return self.caller.down
+
     def review(self, source: Union[str, os.PathLike, bytes], name: Optional[str] = None) -> Reviewed:
         from review.api import review_document
         from review.ingest import load
         report, result = review_document(load(source, name), self.history)
         return Reviewed(report, result)
-
-    def _structured(self, prompt_id: str, values: dict, schema: type[BaseModel]) -> tuple[Optional[BaseModel], Optional[str]]:
-        """Ask the model for `schema`; (answer, None) or (None, why it failed). Cached by prompt and inputs."""
-        prompt = load_prompt(prompt_id)
-        messages = prompt.render(**values)
-        key = self.cache.key(model=self.cfg.model or "", prompt_id=prompt.id, prompt_version=prompt.version,
-                             prompt_sha=prompt.sha, payload={"messages": messages, "schema": schema.__name__})
-        hit = self.cache.get(key)
-        if hit is not None:
-            self.cache.record_usage(model=self.cfg.model or "", prompt_id=prompt.id, cached=True)
-            return schema.model_validate(hit["parsed"]), None
-        try:
-            runnable = self.model.with_structured_output(schema, method="json_schema", include_raw=True)
-            out = runnable.invoke(messages)
-        except Exception as e:  # timeouts, HTTP errors, broken JSON: the offline answer is used instead
-            return None, _failure(e)
-        parsed, raw = out.get("parsed"), out.get("raw")
-        if parsed is None:
-            return None, _failure(out.get("parsing_error") or ValueError("empty answer"))
-        usage = getattr(raw, "usage_metadata", None) or {}
-        p_tok = usage.get("input_tokens") or tokens.count_messages(messages)
-        c_tok = usage.get("output_tokens") or tokens.count(parsed.model_dump_json())
-        self.cache.put(key, {"parsed": parsed.model_dump()}, model=self.cfg.model or "", prompt_id=prompt.id,
-                       prompt_tokens=p_tok, completion_tokens=c_tok)
-        self.cache.record_usage(model=self.cfg.model or "", prompt_id=prompt.id, prompt_tokens=p_tok,
-                                completion_tokens=c_tok, cached=False)
-        return parsed, None
 
     # ------------------------------------------------------------------ explain
 
@@ -116,25 +107,45 @@ class Assistant:
             return offline
         rule = REGISTRY.get(finding.rule)
         m = rv.result.meta
+        excerpt, given = _excerpt(rv.report, finding)
         values = dict(agency=m.agency or "（机关未写明）", year=m.year or "", format=m.format or "?", source=rv.result.source,
                       rule=finding.rule, rule_title=rule.title if rule else "", basis=rule.basis if rule else "",
                       severity={"error": "错误", "warning": "警告", "info": "提示"}[finding.severity.value],
-                      message=finding.message,
+                      message=as_data(finding.message),
                       cells="\n".join(f"- {c.ref}：{c.value if c.value is not None else '（无数值）'}"
                                       f"（{c.state or ''}{'，第 %d 行' % c.line if c.line else ''}）" for c in offline.cells)
                       or "（无）",
-                      hints="\n".join(f"- {c}" for c in offline.causes), excerpt=_excerpt(rv.report, finding))
-        answer, why = self._structured("explain", values, ExplanationText)
-        if answer is None:
-            return offline.model_copy(update={"note": f"{why}，已改用离线解释"})
-        if finding.status == "fail" and _DENIAL.search(answer.summary):
-            return offline.model_copy(update={"note": "大模型的回答否认了这条规则发现，已弃用，改用离线解释"})
+                      hints="\n".join(f"- {c}" for c in offline.causes), excerpt=as_data(excerpt))
+        prompt = load_prompt("explain")
+        try:
+            answer, trace = self.caller.structured(prompt, values, ExplanationText)
+        except CallFailed as e:
+            return offline.model_copy(update={"note": f"{e.note}，已改用离线解释"})
         words = "\n".join([answer.summary, *answer.causes, *answer.corrections])
-        grounding = check_numbers(words, Sources().add_result(rv.result, rv.report.lines))
+        allowed = "\n".join([offline.summary, *offline.causes, *offline.corrections])
+        phrase = denial(words, allowed)
+        if finding.status == "fail" and finding.severity.value != "info" and phrase:
+            return offline.model_copy(update={
+                "note": f"大模型的回答与这条规则发现相矛盾（“{phrase}”），已弃用，改用离线解释",
+                "prompt_id": trace.prompt_id, "prompt_version": trace.prompt_version})
+        material = (Material(cells_of(rv.result))
+                    .add_values([c.value for c in offline.cells])
+                    .add_values([e.value for e in finding.evidence])
+                    .add_text(finding.message, quantities=True)
+                    .add_text("\n".join(offline.causes))
+                    .add_text(excerpt)
+                    .add_text(values["basis"])
+                    .add_years(m.year, (m.year or 1) - 1))
+        checked = _Checker(material, given, 0, rv.report.lines)
+        summary = checked.text(answer.summary)
+        causes = [checked.text(x) for x in answer.causes]
+        corrections = [checked.text(x) for x in answer.corrections]
+        g = checked.grounding
         return Explanation(fingerprint=finding.fingerprint, rule=finding.rule, severity=finding.severity.value,
-                           summary=answer.summary, cells=offline.cells, causes=answer.causes,
-                           corrections=answer.corrections, mode="llm", model=self.cfg.model,
-                           unsupported_numbers=grounding.unsupported)
+                           summary=summary, cells=offline.cells, causes=causes, corrections=corrections, mode="llm",
+                           model=trace.model, prompt_id=trace.prompt_id, prompt_version=trace.prompt_version,
+                           unsupported_numbers=g.unsupported, derived_numbers=g.derived,
+                           citations=checked.kept, stripped_citations=g.stripped_citations)
 
     def explain_all(self, rv: Reviewed, include_not_assessable: bool = False) -> list[Explanation]:
         return [self.explain(rv, f) for f in rv.result.findings
@@ -142,71 +153,93 @@ class Assistant:
 
     # ------------------------------------------------------------------ draft
 
-    def _materials(self, rv: Reviewed) -> list[tuple[SourceRef, str]]:
-        """Numbered materials for a part 五 draft: this year's findings, the agency's earlier part 五,
-        similar agencies' part 五, and this report's own part 五."""
-        m = rv.result.meta
-        out: list[tuple[SourceRef, str]] = []
-        for f in rv.fails[:12]:
-            out.append((SourceRef(kind="finding", fingerprint=f.fingerprint), f"审核发现：{f.message}"))
-        if self.history is not None and m.agency:
-            earlier = sorted((r for r in self.history.reports_of(m.agency)
-                              if r.meta.year and m.year and r.meta.year < m.year), key=lambda r: -r.meta.year)
-            for r in earlier[:2]:
-                five = next((s for s in r.sections if s.number == 5), None)
-                if five:
-                    out.append((SourceRef(kind="prior", agency=r.meta.agency, year=r.meta.year, part=5,
-                                          source=r.source, line=five.line), f"本机关往年第五部分：{five.text}"))
-        if self.store is not None:
-            query = "；".join(f.title for f in rv.fails[:6]) or "政府信息公开工作存在的问题及改进措施"
-            for p in self.store.similar(query, k=3, part=5, exclude_agency=m.agency or None,
-                                        exclude_sha256=rv.result.sha256):
-                out.append((SourceRef(kind="prior", agency=p.agency, year=p.year, part=5, source=p.source, line=p.line),
-                            f"其他机关第五部分：{p.text}"))
-        own = next((s for s in rv.result.sections if s.number == 5), None)
-        if own and own.text.strip():
-            out.append((SourceRef(kind="report", agency=m.agency, year=m.year, part=5, source=rv.result.source,
-                                  line=own.line), f"本年报第五部分原文：{own.text}"))
-        return out
-
     def draft(self, rv: Reviewed) -> Part5Draft:
-        mats = self._materials(rv)
-        draft = _offline_draft(rv, mats)
-        if self.online:
-            budget = _budget()
-            each = max(budget // max(len(mats), 1), 200)
-            listing = "\n".join(f"[{i}] {tokens.truncate(text, each)}" for i, (_, text) in enumerate(mats, 1))
-            m = rv.result.meta
-            answer, why = self._structured("draft", dict(agency=m.agency or "本机关", year=m.year or "",
-                                                         materials=listing), DraftText)
-            if answer is None:
-                draft.note = f"{why}，已改用离线草稿"
-            else:
-                def items(xs) -> list[DraftItem]:
-                    # keep only sources the model was given (paper-qa style): an item with none left is dropped
-                    out = []
-                    for x in xs:
-                        refs = [mats[i - 1][0] for i in x.sources if 1 <= i <= len(mats)]
-                        if refs:
-                            out.append(DraftItem(text=x.text, sources=refs))
-                    return out
-                draft = draft.model_copy(update=dict(problems=items(answer.problems), measures=items(answer.measures),
-                                                     plan=items(answer.plan), mode="llm", model=self.cfg.model,
-                                                     note=None))
-                grounding = check_numbers(draft.text(), Sources().add_result(rv.result, rv.report.lines)
-                                          .add_text("\n".join(t for _, t in mats)))
-                draft.unsupported_numbers = grounding.unsupported
-        return self._with_repetition(rv, draft)
-
-    def _with_repetition(self, rv: Reviewed, draft: Part5Draft) -> Part5Draft:
-        """Run the part 五 repetition rule on the draft against the agency's latest earlier part 五."""
         m = rv.result.meta
-        if self.history is None or not m.agency:
+        mats, prior = draft_materials(rv.result, rv.report.lines, self.history, self.store)
+        problems, measures, plan = offline_items(rv.result, rv.report.lines, mats, prior)
+        others = [x.ref.agency for x in mats if x.role == "other" and x.ref.agency]
+        draft = Part5Draft(source=rv.result.source, agency=m.agency, year=m.year, problems=problems,
+                           measures=measures, plan=plan, materials=[x.ref for x in mats], mode="offline",
+                           note="未配置大模型：草稿由年报自身内容、上年承诺和检索到的同类材料按模板拼成，请审核人员修改")
+        if self.online:
+            draft = self._draft_llm(rv, mats, prior, draft, others)
+        draft = _clean_draft(draft, others, m.agency)
+        draft = self._source_repetition(draft, mats)
+        return self._with_repetition(rv, draft, prior)
+
+    def _draft_llm(self, rv: Reviewed, mats, prior, offline: Part5Draft, others: list[str]) -> Part5Draft:
+        m = rv.result.meta
+        budget = _budget()
+        each = max(budget // max(len(mats), 1), 200)
+        listing = "\n".join(f"[{i}] {tokens.truncate(as_data(x.text), each)}" for i, x in enumerate(mats, 1))
+        prompt = load_prompt("draft")
+        try:
+            answer, trace = self.caller.structured(prompt, dict(agency=m.agency or "本机关", year=m.year or "",
+                                                                next_year=(m.year + 1) if m.year else "",
+                                                                materials=listing), DraftText)
+        except CallFailed as e:
+            return offline.model_copy(update={"note": f"{e.note}，已改用离线草稿"})
+        material = Material(cells_of(rv.result)).add_text("\n".join(x.text for x in mats), quantities=True)
+        material.add_years(m.year, (m.year or 1) - 1, (m.year or 0) + 1)
+        if prior is not None:
+            material.add_years(prior.meta.year)
+        checked = _Checker(material, set(), len(mats), rv.report.lines)
+        dropped = 0
+
+        def items(xs) -> list[DraftItem]:
+            # keep only sources the model was given (paper-qa style): an item with none left is dropped
+            nonlocal dropped
+            out = []
+            for x in xs:
+                refs = [mats[i - 1].ref for i in x.sources if 1 <= i <= len(mats)]
+                if not refs or not x.text.strip():
+                    dropped += 1
+                    continue
+                text = sanitize(re.sub(r"〔来源\s*\d+〕|\[\d+\]", "", x.text), others, m.agency)
+                out.append(DraftItem(text=checked.text(text), sources=refs))
+            return out
+
+        problems, measures, plan = items(answer.problems), items(answer.measures), items(answer.plan)
+        # 改进情况 must account for every promise of last year: one the model left out is added from the offline draft
+        if prior is not None:
+            for off in offline.measures:
+                phrase = re.search(r"上年提出“(.+?)”", off.text)
+                if phrase and not any(phrase.group(1)[:8] in it.text for it in measures):
+                    measures.append(off)
+        note = None
+        if dropped:
+            note = f"已删除 {dropped} 条没有依据（引用了未提供的材料编号）的条目"
+        g = checked.grounding
+        return offline.model_copy(update=dict(
+            problems=problems or offline.problems, measures=measures or offline.measures, plan=plan or offline.plan,
+            mode="llm", model=trace.model, prompt_id=trace.prompt_id, prompt_version=trace.prompt_version,
+            note=note, unsupported_numbers=g.unsupported, derived_numbers=g.derived,
+            stripped_citations=g.stripped_citations))
+
+    def _source_repetition(self, draft: Part5Draft, mats) -> Part5Draft:
+        """The repetition check against every passage of another agency used: an item that copies one over 50%
+        is replaced by the draft's own words for its topic."""
+        rows = []
+        items_all = [*draft.problems, *draft.measures, *draft.plan]
+        for x in mats:
+            if x.role != "other":
+                continue
+            passage = x.text.split("：", 1)[1]
+            share, _ = repetition(draft.text(), passage)
+            worst = 0.0
+            for it in items_all:
+                s, _ = repetition(it.text, passage)
+                if s > PART5_LIMIT:
+                    it.text = "（此条与其他机关材料雷同，已删除，请机关结合本机关实际撰写）"
+                    it.sources = [x.ref]
+                worst = max(worst, s)
+            rows.append({"source": x.ref.label(), "share": round(share, 3), "max_item_share": round(worst, 3)})
+        return draft.model_copy(update={"source_repetition": rows})
+
+    def _with_repetition(self, rv: Reviewed, draft: Part5Draft, prior: Optional[ReviewResult]) -> Part5Draft:
+        """Run the part 五 repetition rule on the draft against the agency's latest earlier part 五."""
+        if prior is None:
             return draft
-        earlier = [r for r in self.history.reports_of(m.agency) if r.meta.year and m.year and r.meta.year < m.year]
-        if not earlier:
-            return draft
-        prior = max(earlier, key=lambda r: r.meta.year)
         five = next((s for s in prior.sections if s.number == 5), None)
         if five is None:
             return draft
@@ -218,6 +251,37 @@ class Assistant:
 
     def chat(self, rv: Reviewed) -> "ChatSession":
         return ChatSession(self, rv)
+
+
+class _Checker:
+    """Checks pieces of one answer against one call's material; collects the verdicts."""
+
+    def __init__(self, material: Material, lines_given: set[int], sources_given: int, lines: list[str],
+                 sources: Optional[list[str]] = None):
+        self.material, self.given, self.n_sources, self.lines = material, lines_given, sources_given, lines
+        self.sources = sources or []
+        self.grounding = Grounding()
+        self.kept: list[str] = []
+
+    def text(self, text: str) -> str:
+        clean, stripped = strip_citations(text, self.given, self.n_sources)
+        g = check_numbers(clean, self.material)
+        g.stripped_citations = stripped
+        self.grounding.extend(g)
+        for c in citations_in(clean):
+            shown = self.show(c)
+            if shown not in self.kept:
+                self.kept.append(shown)
+        return mark(clean, g)
+
+    def show(self, citation: str) -> str:
+        n = cited_line(citation)
+        if n is not None and 1 <= n <= len(self.lines):
+            return f"{citation}{self.lines[n - 1].strip()[:80]}"
+        k = re.search(r"来源\s*(\d+)", citation)
+        if k and 1 <= int(k.group(1)) <= len(self.sources):
+            return f"{citation}{self.sources[int(k.group(1)) - 1][:80]}"
+        return citation
 
 
 class ChatSession:
@@ -233,12 +297,12 @@ class ChatSession:
         m = rv.result.meta
         findings = "\n".join(f"- [{f.fingerprint}] {f.message}" + (f"〔第{f.line}行〕" if f.line else "")
                              for f in rv.result.findings if f.status == "fail") or "（无）"
-        findings = tokens.truncate(findings, budget * 3 // 10)
+        findings = tokens.truncate(as_data(findings), budget * 3 // 10)
         lines = _relevant_lines(rv, question)
         excerpt, given = [], set()
         left = budget * 45 // 100
         for n in lines:
-            row = f"〔第{n}行〕{rv.report.lines[n - 1].strip()}"
+            row = f"〔第{n}行〕{as_data(rv.report.lines[n - 1].strip())}"
             cost = tokens.count(row)
             if cost > left:
                 break
@@ -247,10 +311,15 @@ class ChatSession:
             left -= cost
         hits = []
         if self.a.store is not None:
-            hits = self.a.store.similar(question, k=4, exclude_sha256=rv.result.sha256)
+            part = _part_of(question)
+            try:
+                hits = self.a.store.similar(question, k=4, part=part, years=(None, m.year),
+                                            exclude_sha256=rv.result.sha256)
+            except Exception:  # noqa: BLE001 - a broken store must not stop the chat
+                hits = []
         src, left = [], budget * 25 // 100
         for k, h in enumerate(hits, 1):
-            row = f"〔来源{k}〕{h.agency}{h.year}年报第{_CN[h.part - 1]}部分：{h.text}"
+            row = f"〔来源{k}〕{h.agency}{h.year}年报第{_CN[h.part - 1]}部分：{as_data(h.text)}"
             row = tokens.truncate(row, max(left, 0))
             left -= tokens.count(row)
             src.append(row)
@@ -258,85 +327,121 @@ class ChatSession:
                       sources="\n".join(src) or "（无）", question=question)
         return values, given, hits
 
+    def _material(self, given: set[int], hits: list) -> Material:
+        rv, m = self.rv, self.rv.result.meta
+        mat = Material(cells_of(rv.result))
+        fails = [f for f in rv.result.findings if f.status == "fail"]
+        for f in fails:
+            mat.add_text(f.message, quantities=True).add_values([e.value for e in f.evidence])
+        t = rv.result.tables
+        mat.add_values([c.value for c in [*t.disclosure, *t.applications, *t.appeals] if c.line in given])
+        mat.add_text("\n".join(rv.report.lines[n - 1] for n in given))
+        mat.add_text("\n".join(h.text for h in hits))
+        return mat.add_years(m.year, (m.year or 1) - 1)
+
     def ask(self, question: str) -> Iterator[str]:
-        """Stream the answer's text; afterwards `self.last` holds the whole ChatAnswer (citations checked)."""
+        """Stream the answer, one checked sentence at a time (numbers marked, bad citations removed, an answer
+        that denies a finding replaced by the offline one); afterwards `self.last` holds the whole ChatAnswer."""
         values, given, hits = self._context(question)
         if not self.a.online:
             text = _offline_chat(self.rv, question)
-            self.last = ChatAnswer(text=text, mode="offline", note="未配置大模型：根据审核发现和表格数值回答")
+            self.last = ChatAnswer(text=text, mode="offline", note="未配置大模型：根据审核发现和表格数值回答",
+                                   citations=_Checker(Material(), given, 0, self.rv.report.lines).kept)
+            self.last.citations = [_show_line(c, self.rv.report.lines) for c in dict.fromkeys(citations_in(text))]
             self.history += [{"role": "user", "content": question}, {"role": "assistant", "content": text}]
             yield text
             return
         prompt = load_prompt("chat")
         system, user = prompt.render(**values)
         messages = [system, *self.history[-8:], user]
-        key = self.a.cache.key(model=self.a.cfg.model or "", prompt_id=prompt.id, prompt_version=prompt.version,
-                               prompt_sha=prompt.sha, payload={"messages": messages})
-        hit = self.a.cache.get(key)
-        p_tok = tokens.count_messages(messages)
-        if hit is not None:
-            self.a.cache.record_usage(model=self.a.cfg.model or "", prompt_id=prompt.id, cached=True)
-            text, note = hit["text"], None
-            yield text
+        sources = [f"{h.agency}{h.year}年报第{_CN[h.part - 1]}部分：{h.text}" for h in hits]
+        checker = _Checker(self._material(given, hits), given, len(hits), self.rv.report.lines, sources)
+        fails = [f for f in self.rv.result.findings if f.status == "fail" and f.severity.value != "info"]
+        allowed = "\n".join(x for f in fails for x in GUIDE.get(f.rule, ([], []))[1])
+        state: dict = {}
+        raw, shown, buf = [], [], ""
+        note, denied = None, None
+        try:
+            for chunk in self.a.caller.stream(prompt, messages, state):
+                raw.append(chunk)
+                buf += chunk
+                while True:
+                    cut = _SENTENCE_END.search(buf)
+                    if not cut:
+                        break
+                    sentence, buf = buf[:cut.end()], buf[cut.end():]
+                    if fails and denial(sentence, allowed):
+                        denied = denial(sentence, allowed)
+                        break
+                    out = checker.text(sentence)
+                    shown.append(out)
+                    yield out
+                if denied:
+                    break
+            if buf and not denied:
+                if fails and denial(buf, allowed):
+                    denied = denial(buf, allowed)
+                else:
+                    out = checker.text(buf)
+                    shown.append(out)
+                    yield out
+        except CallFailed as e:
+            note = f"{e.note}；以下根据审核发现回答"
+        text = "".join(shown)
+        if denied:
+            note = f"大模型的回答与规则发现相矛盾（“{denied}”），已弃用，以下根据审核发现回答"
+        elif note is None and not text.strip():
+            note = "大模型返回了空的回答（未缓存）；以下根据审核发现回答"
+        if note is not None:
+            fallback = _offline_chat(self.rv, question)
+            yield ("\n" if shown else "") + f"（{note}）\n" + fallback
+            text = (text + "\n" if shown and not denied else "") + fallback
+            self.last = ChatAnswer(text=text, mode="offline", model=self.a.cfg.model, note=note,
+                                   citations=[_show_line(c, self.rv.report.lines)
+                                              for c in dict.fromkeys(citations_in(fallback))],
+                                   unsupported_numbers=checker.grounding.unsupported if not denied else [],
+                                   stripped_citations=checker.grounding.stripped_citations,
+                                   prompt_id=prompt.id, prompt_version=prompt.version,
+                                   prompt_tokens=tokens.count_messages(messages))
         else:
-            parts, note = [], None
-            usage = {}
-            try:
-                model = make_chat_model(self.a.cfg, streaming=True, stream_usage=True)
-                for chunk in model.stream(messages):
-                    if chunk.content:
-                        parts.append(chunk.content)
-                        yield chunk.content
-                    usage = getattr(chunk, "usage_metadata", None) or usage
-            except Exception as e:
-                note = f"{_failure(e)}；以下根据审核发现回答"
-                fallback = _offline_chat(self.rv, question)
-                yield ("\n" if parts else "") + f"（{note}）\n" + fallback
-                parts = [fallback]
-            text = "".join(parts)
-            if note is None:
-                c_tok = usage.get("output_tokens") or tokens.count(text)
-                p_tok = usage.get("input_tokens") or p_tok
-                self.a.cache.put(key, {"text": text}, model=self.a.cfg.model or "", prompt_id=prompt.id,
-                                 prompt_tokens=p_tok, completion_tokens=c_tok)
-                self.a.cache.record_usage(model=self.a.cfg.model or "", prompt_id=prompt.id, prompt_tokens=p_tok,
-                                          completion_tokens=c_tok, cached=False)
-        clean, stripped = strip_citations(text, given, len(hits))
-        sources = Sources().add_result(self.rv.result, self.rv.report.lines).add_text("\n".join(h.text for h in hits))
-        grounding = check_numbers(clean, sources)
-        cites = re.findall(r"〔(?:第\s*\d+\s*行|来源\s*\d+)〕", clean)
-        self.last = ChatAnswer(text=clean, mode="llm" if note is None else "offline", model=self.a.cfg.model,
-                               citations=cites, stripped_citations=stripped, unsupported_numbers=grounding.unsupported,
-                               prompt_tokens=p_tok, note=note)
-        self.history += [{"role": "user", "content": question}, {"role": "assistant", "content": clean}]
+            self.a.caller.store(prompt, messages, "".join(raw), state)
+            g = checker.grounding
+            self.last = ChatAnswer(text=text, mode="llm", model=self.a.cfg.model, citations=checker.kept,
+                                   stripped_citations=g.stripped_citations, unsupported_numbers=g.unsupported,
+                                   derived_numbers=g.derived, prompt_tokens=tokens.count_messages(messages),
+                                   prompt_id=prompt.id, prompt_version=prompt.version)
+        self.history += [{"role": "user", "content": question}, {"role": "assistant", "content": self.last.text}]
 
 
 # ---------------------------------------------------------------------------------------------- helpers
 
-def _is_status_error(e: BaseException) -> bool:
-    import openai
-    return isinstance(e, openai.APIStatusError)
+def _failure(e: BaseException) -> str:  # kept for callers of the old name
+    return failure_note(e)
 
 
-def _failure(e: BaseException) -> str:
-    name = type(e).__name__
-    detail = str(e).strip().splitlines()[0][:160] if str(e).strip() else ""
-    if "Timeout" in name:
-        what = "大模型请求超时"
-    elif "Connection" in name:
-        what = "连不上大模型服务"
-    elif "Validation" in name or "JSON" in name or "Parse" in name or "parsing" in detail.lower():
-        what = "大模型返回的内容不是约定的 JSON 格式"
-    elif _is_status_error(e):
-        what = f"大模型服务返回错误（HTTP {e.status_code}）"
-    else:
-        what = "大模型调用失败"
-    log.warning("LLM call failed: %s: %s", name, detail)
-    return f"{what}（{name}{'：' + detail if detail else ''}）"
+def _show_line(citation: str, lines: list[str]) -> str:
+    n = cited_line(citation)
+    if n is not None and 1 <= n <= len(lines):
+        return f"{citation}{lines[n - 1].strip()[:80]}"
+    return citation
 
 
-def _excerpt(report: Report, finding: Finding, around: int = 2) -> str:
-    """The report lines a finding points at (its line and its evidence lines), numbered."""
+def _part_of(question: str) -> Optional[int]:
+    for part, words in _PART_WORDS.items():
+        if any(w in question for w in words):
+            return part
+    return None
+
+
+def _clean_draft(draft: Part5Draft, others: list[str], own: Optional[str]) -> Part5Draft:
+    """No other agency's name and no "我局" in any item."""
+    for it in [*draft.problems, *draft.measures, *draft.plan]:
+        it.text = sanitize(it.text, others, own)
+    return draft
+
+
+def _excerpt(report: Report, finding: Finding, around: int = 2) -> tuple[str, set[int]]:
+    """The report lines a finding points at (its line and its evidence lines), numbered; and their numbers."""
     wanted = {finding.line} | {e.line for e in finding.evidence}
     wanted.discard(None)
     if finding.section:
@@ -344,8 +449,18 @@ def _excerpt(report: Report, finding: Finding, around: int = 2) -> str:
         if s:
             wanted |= set(range(s.line, min(s.line + 6, s.end_line + 1)))
     keep = sorted({n for w in wanted for n in range(w - around, w + around + 1) if 1 <= n <= len(report.lines)})
-    rows = [f"〔第{n}行〕{report.lines[n - 1].strip()}" for n in keep if report.lines[n - 1].strip()]
-    return tokens.truncate("\n".join(rows), 1200) or "（无相关行）"
+    rows, given, left = [], set(), 1200
+    for n in keep:
+        if not report.lines[n - 1].strip():
+            continue
+        row = f"〔第{n}行〕{report.lines[n - 1].strip()}"
+        cost = tokens.count(row)
+        if cost > left:
+            break
+        rows.append(row)
+        given.add(n)
+        left -= cost
+    return ("\n".join(rows) or "（无相关行）"), given
 
 
 def _relevant_lines(rv: Reviewed, question: str) -> list[int]:
@@ -355,7 +470,7 @@ def _relevant_lines(rv: Reviewed, question: str) -> list[int]:
         for n in [f.line, *(e.line for e in f.evidence)]:
             if n and n not in out:
                 out.append(n)
-    grams = {question[i:i + 2] for i in range(len(question) - 1)} - {"什么", "为什", "怎么", "这个", "是否", "哪些"}
+    grams = {question[i:i + 2] for i in range(len(question) - 1)} - {"什么", "为什", "怎么", "这个", "是否", "哪些", "多少"}
     scored = []
     for n, line in enumerate(rv.report.lines, 1):
         if n in out or not line.strip():
@@ -367,85 +482,27 @@ def _relevant_lines(rv: Reviewed, question: str) -> list[int]:
     return out
 
 
-def _offline_draft(rv: Reviewed, mats: list[tuple[SourceRef, str]]) -> Part5Draft:
-    """A draft assembled from the findings and the retrieved prior passages, with no model."""
-    m = rv.result.meta
-    by_rule: dict[str, list[Finding]] = {}
-    for f in rv.fails:
-        by_rule.setdefault(f.rule, []).append(f)
-    ref = {s.fingerprint: s for s, _ in mats if s.kind == "finding"}
-    problems, measures, plan = [], [], []
-    for rule_id, fs in by_rule.items():
-        title = REGISTRY[rule_id].title if rule_id in REGISTRY else rule_id
-        sources = [ref[f.fingerprint] for f in fs if f.fingerprint in ref]
-        more = f"等 {len(fs)} 处" if len(fs) > 1 else ""
-        problems.append(DraftItem(text=f"{_PROBLEM_LEAD.get(rule_id.split('-')[0], '年报编制审核把关不严')}："
-                                       f"{fs[0].message.rstrip('。')}{more}（{title}）。", sources=sources))
-        fixes = GUIDE.get(rule_id, ([], ["对照原件核实并更正"]))[1]
-        measures.append(DraftItem(text=fixes[0] + "。", sources=sources))
-    if not problems:
-        problems.append(DraftItem(text="本年度年报经审核未发现表格、格式方面的问题；请结合本机关政府信息公开工作实际，写明存在的具体不足。"))
-    others = [(s, t) for s, t in mats if s.kind == "prior" and t.startswith("其他机关")]
-    for s, t in others[:2]:
-        for sentence in _measure_sentences(t.split("：", 1)[1]):
-            measures.append(DraftItem(text=f"参考{s.agency}{s.year}年做法：{sentence}", sources=[s]))
-    if not measures:  # nothing found wrong and nothing retrieved: start from the report's own measures
-        own = [(s, t) for s, t in mats if s.kind == "report"]
-        for s, t in own:
-            measures += [DraftItem(text=x, sources=[s]) for x in _measure_sentences(t.split("：", 1)[1], 3)]
-    if not measures:
-        measures.append(DraftItem(text="请结合本机关实际写明已采取的改进措施。"))
-    families = {r.split("-")[0] for r in by_rule}
-    if families & {"applications", "appeals", "count", "cell", "table", "words"}:
-        plan.append(DraftItem(text="建立依申请公开和复议诉讼登记台账，年报表格数据由专人按勾稽关系复核后再发布。"))
-    if families & {"parts", "part5", "part6", "title", "format", "year"}:
-        plan.append(DraftItem(text="对照国办年报格式逐项编写年报，发布前开展内容和格式审查。"))
-    if "publication" in families:
-        plan.append(DraftItem(text="按《条例》第四十九条规定的时限发布年度报告。"))
-    if families & {"carryover", "rollforward", "report", "part5"}:
-        plan.append(DraftItem(text="结合本年度实际工作编写问题和改进措施，不沿用往年表述，并跟进上一年度承诺事项的落实。"))
-    if not plan:
-        plan.append(DraftItem(text="持续做好政府信息主动公开和依申请公开工作，按时编制发布年度报告。"))
-    return Part5Draft(source=rv.result.source, agency=m.agency, year=m.year, problems=problems, measures=measures,
-                      plan=plan, materials=[s for s, _ in mats], mode="offline",
-                      note="未配置大模型：草稿由审核发现和检索到的往年材料拼成，请审核人员修改")
-
-
-_PROBLEM_LEAD = {"applications": "依申请公开数据统计不准确", "appeals": "复议诉讼数据统计不准确",
-                 "words": "年报正文与表格数据不一致", "cell": "年报表格填写不规范", "table": "年报表格不完整",
-                 "count": "年报表格填写不规范", "parts": "年报内容不完整", "part5": "年报内容不完整",
-                 "part6": "年报内容不完整", "title": "年报规范性不足", "year": "年报规范性不足", "format": "年报规范性不足",
-                 "publication": "年报未按期发布", "carryover": "跨年度数据衔接不一致", "rollforward": "跨年度数据衔接不一致",
-                 "report": "年报内容沿用往年"}
-
-
-def _measure_sentences(text: str, n: int = 1) -> list[str]:
-    """The first improvement sentences of a part 五 text (after its 改进/措施 heading, if it has one)."""
-    start = min((i for i in (text.find(w) for w in ("改进措施", "改进情况", "措施", "下一步", "将采取")) if i >= 0),
-                default=0)
-    out = []
-    for x in re.split(r"(?<=[。；])|\n", text[start:]):
-        x = (x or "").strip()
-        if re.search(r"加强|完善|建立|推进|提升|丰富|健全", x) and not re.search(r"有待|不足|不够|欠缺", x):
-            out.append(re.sub(r"^[（(][一二三四五六][)）][^：:]{0,8}[：:]", "", x))
-            if len(out) == n:
-                break
-    return out
-
-
 def _offline_chat(rv: Reviewed, question: str) -> str:
-    """An answer from the structured findings and cells: the findings the question names, else all of them."""
+    """An answer from the structured cells and findings: the cells the question names, the findings it names
+    (else all of them when it names no cell)."""
     grams = {question[i:i + 3] for i in range(len(question) - 2)}
     fails = [f for f in rv.result.findings if f.status == "fail"]
-    chosen = [f for f in fails if any(g in f.message or g in f.title for g in grams)] or fails
-    if not chosen:
-        return "（未配置大模型）本年报审核未发现错误或警告。"
-    out = ["（未配置大模型，以下根据审核发现和表格数值回答）"]
+    chosen = [f for f in fails if any(g in f.message or g in f.title for g in grams)]
+    cells = answer_cells(rv.result, question)
+    if not chosen and not cells:
+        chosen = fails
+    out = ["（未配置大模型或大模型不可用，以下根据表格数值和审核发现回答）"]
+    if cells:
+        out.append(cells)
+    if chosen:
+        out.append("相关的审核发现：")
     for f in chosen[:8]:
         where = f"〔第{f.line}行〕" if f.line else ""
         out.append(f"- {f.message}{where}")
-        cells = "；".join(f"{e.ref}={e.value}" for e in f.evidence[:7] if e.value is not None)
-        if cells:
-            out.append(f"  相关单元格：{cells}")
+        ev = "；".join(f"{e.ref}={e.value}" for e in f.evidence[:7] if e.value is not None)
+        if ev:
+            out.append(f"  相关单元格：{ev}")
         out.append(f"  可能原因：{explain_offline(rv.result, f).causes[0]}")
+    if not chosen and not cells:
+        out.append("本年报审核未发现错误或警告。")
     return "\n".join(out)

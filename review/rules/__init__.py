@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Optional
 
 from review.models import Finding, Report, ReviewResult, RuleInfo
-from review.rules import tables, words, parts, meta, crossyear  # noqa: F401,I001  (registers the rules, in order)
+from review.rules import tables, words, parts, meta, crossyear, injection  # noqa: F401,I001  (registers the rules, in order)
 from review.rules.base import REGISTRY, RULES_VERSION, Context, fingerprint
 
 _ORDER = {"error": 0, "warning": 1, "info": 2}
