@@ -160,19 +160,39 @@ def _assistant(args):
 
 
 def _grounding_text(unsupported) -> str:
-    return "；".join(f"“{u.text}”（{u.sentence[:40]}）" for u in unsupported)
+    why = {"misattributed": "与单元格不符", "invented": "材料中没有"}
+    return "；".join(f"“{u.text}”{why.get(getattr(u, 'reason', ''), '')}"
+                    + (f"（{u.detail}）" if getattr(u, "detail", None) else "") + f"：{u.sentence[:60]}"
+                    for u in unsupported)
 
 
-def _print_caveats(console, unsupported, note) -> None:
-    """What the reviewer must know about an LLM answer: numbers not found in the sources, and how it was made."""
+def _print_caveats(console, answer, seen_notes: set | None = None) -> None:
+    """What the reviewer must know about an LLM answer: numbers not found in what the model was given (marked
+    【未核实】 in the text), numbers it derived, citations kept or removed, and how it was made."""
+    from rich.markup import escape
+    unsupported = getattr(answer, "unsupported_numbers", [])
     if unsupported:
-        console.print(f"[bold red]未核实的数字：[/]{_grounding_text(unsupported)}")
-    if note:
-        console.print(f"[dim]{note}[/]")
+        console.print(f"[bold red]【未核实】的数字（{len(unsupported)} 个，请勿直接采用）：[/]{escape(_grounding_text(unsupported))}")
+    derived = getattr(answer, "derived_numbers", [])
+    if derived:
+        console.print("[dim]推算得出的数字（已核对）：" + escape("；".join(f"{d.text}＝{d.how}" for d in derived)) + "[/]")
+    for c in getattr(answer, "citations", []) or []:
+        console.print(f"[dim]引用 {escape(c)}[/]")
+    stripped = getattr(answer, "stripped_citations", [])
+    if stripped:
+        console.print(f"[dim]已删除无依据的引用：{escape('、'.join(stripped))}[/]")
+    note = getattr(answer, "note", None)
+    if note and (seen_notes is None or note not in seen_notes) and "见第一条说明" not in note:
+        console.print(f"[dim]{escape(note)}[/]")
+        if seen_notes is not None:
+            seen_notes.add(note)
+    if getattr(answer, "prompt_id", None) and getattr(answer, "mode", "") == "llm":
+        console.print(f"[dim]（提示词 {answer.prompt_id} 第 {answer.prompt_version} 版，模型 {answer.model}）[/]")
 
 
 def cmd_explain(args) -> int:
     from rich.console import Console
+    from rich.markup import escape
     a = _assistant(args)
     rv = a.review(args.path)
     findings = [f for f in rv.result.findings if f.status == "fail" or args.all]
@@ -190,20 +210,22 @@ def cmd_explain(args) -> int:
         return EXIT_OK
     console = Console(highlight=False, soft_wrap=True)
     console.print(f"[dim]{a.status()}[/]")
+    seen: set = set()
     for e in out:
         console.rule(f"{e.rule}  {e.fingerprint}")
-        console.print(e.summary)
+        console.print(escape(e.summary))
         if e.cells:
             console.print("[bold]单元格：[/]" + "；".join(f"{c.ref}={c.value}" + (f"（第 {c.line} 行）" if c.line else "")
                                                      for c in e.cells))
-        console.print("[bold]可能原因：[/]\n" + "\n".join(f"  - {c}" for c in e.causes))
-        console.print("[bold]应如何更正：[/]\n" + "\n".join(f"  - {c}" for c in e.corrections))
-        _print_caveats(console, e.unsupported_numbers, e.note)
+        console.print("[bold]可能原因：[/]\n" + escape("\n".join(f"  - {c}" for c in e.causes)))
+        console.print("[bold]应如何更正：[/]\n" + escape("\n".join(f"  - {c}" for c in e.corrections)))
+        _print_caveats(console, e, seen)
     return EXIT_OK
 
 
 def cmd_draft(args) -> int:
     from rich.console import Console
+    from rich.markup import escape
     a = _assistant(args)
     rv = a.review(args.path)
     d = a.draft(rv)
@@ -218,14 +240,16 @@ def cmd_draft(args) -> int:
         console.print(f"[bold]{title}[/]")
         for i, it in enumerate(items, 1):
             src = "；".join(s.label() for s in it.sources)
-            console.print(f"{i}. {it.text}" + (f"  [dim]〔依据：{src}〕[/]" if src else ""))
+            console.print(escape(f"{i}. {it.text}") + (f"  [dim]〔依据：{escape(src)}〕[/]" if src else ""))
     if d.repetition is not None:
         style = "bold red" if d.repetition_warning else "green"
         console.print(f"[{style}]与 {d.repetition_year} 年第五部分重复 {d.repetition:.0%}"
                       f"{'，超过 50%，请改写' if d.repetition_warning else ''}[/]")
     else:
         console.print("[dim]无往年年报，未做重复检查（可用 review index 建历史库）[/]")
-    _print_caveats(console, d.unsupported_numbers, d.note)
+    for row in d.source_repetition:
+        console.print(f"[dim]与所用材料 {row['source'][:40]} 的重复率 {row['share']:.0%}[/]")
+    _print_caveats(console, d)
     return EXIT_OK
 
 
@@ -250,6 +274,10 @@ def cmd_chat(args) -> int:
         last = session.last
         if last and last.unsupported_numbers:
             print(f"【未核实的数字】{_grounding_text(last.unsupported_numbers)}")
+        if last and last.derived_numbers:
+            print("【推算得出的数字（已核对）】" + "；".join(f"{d.text}＝{d.how}" for d in last.derived_numbers))
+        if last and last.citations:
+            print("【引用】" + "；".join(last.citations))
         if last and last.stripped_citations:
             print(f"【已删除无依据的引用】{'、'.join(last.stripped_citations)}")
     return EXIT_OK

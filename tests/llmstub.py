@@ -17,6 +17,11 @@ Each queued entry answers exactly ONE HTTP call (a retry is another call); when 
     reply_tool_call(name, arguments)   an assistant tool call (with_structured_output(method="function_calling"))
     delay(seconds)      this call waits `seconds` before answering with the default reply (timeout tests)
     fail(status=500, message=...)      an OpenAI-shaped error answer
+    refuse_response_format(types)      answer HTTP 400 to any request whose response_format type is in `types`
+                                       (a server with only json_object, like DeepSeek, or none at all)
+When the queue is empty and `respond_with(fn)` was set, the call gets `fn(body)` (a text) instead of the default:
+`GroundingModel` (below) is such a function — a model that copies, derives, invents and misattributes numbers
+and cites lines it was not given, recording what it planted in `stub.planted` for tests and the benchmark.
 `stub.requests` records every request: {"method", "path", "json" (parsed body or None), "headers" (lower-case)}.
 
 pytest: `from llmstub import llm_stub` in conftest.py registers the `llm_stub` fixture.
@@ -52,6 +57,9 @@ class LLMStub:
         self.embedding_dim = embedding_dim
         self.model = model
         self.requests: list[dict] = []
+        self.planted: list[dict] = []  # what a GroundingModel put in its answers
+        self.responder = None  # fn(body) -> text, used when the queue is empty
+        self.refused_formats: set[str] = set()
         self._queue: deque[dict] = deque()
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -122,6 +130,14 @@ class LLMStub:
 
     def fail(self, status: int = 500, message: str = "stub failure", *, delay: float = 0) -> "LLMStub":
         return self._push({"kind": "fail", "status": status, "message": message, "delay": delay})
+
+    def respond_with(self, fn) -> "LLMStub":
+        self.responder = fn
+        return self
+
+    def refuse_response_format(self, *types: str) -> "LLMStub":
+        self.refused_formats = set(types)
+        return self
 
     def pending(self) -> int:
         with self._lock:
@@ -240,7 +256,13 @@ class _Handler(BaseHTTPRequestHandler):
     # ---------------------------------------------------------------- chat
 
     def _chat(self, body: dict) -> None:
+        rf = (body.get("response_format") or {}).get("type")
+        if rf and rf in self.owner.refused_formats:
+            self._error(400, f"response_format type {rf} is not supported by this model")
+            return
         entry = self.owner._next()
+        if entry["kind"] == "text" and entry["content"] is None and not entry.get("delay") and self.owner.responder:
+            entry = {**entry, "content": self.owner.responder(body)}
         if entry.get("delay"):
             if self.owner._closing.wait(entry["delay"]):
                 return
@@ -331,6 +353,96 @@ class _Handler(BaseHTTPRequestHandler):
             data.append({"object": "embedding", "index": i, "embedding": emb})
         self._send_json(200, {"object": "list", "data": data, "model": body.get("model") or self.owner.model,
                               "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+
+
+# ---------------------------------------------------------------------------------------------- a misbehaving model
+
+_ROW_WORDS = {"一": "本年新收", "二": "上年结转", "三.一": "予以公开", "三.二": "部分公开", "三.七": "办理结果总计",
+              "四": "结转下年"}
+_COLUMNS = ("自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他", "总计")
+_INVENTED = (37, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97, 101, 103)
+_INVENTED_PCT = (12.5, 13.7, 17.3, 26.9, 31.4, 42.6, 57.1, 68.2)
+
+
+def _numbers(text: str) -> list[float]:
+    import re
+    text = re.sub(r"〔第\s*\d+\s*行〕|第\s*\d+\s*行|(?:19|20)\d\d年", " ", text)
+    return [float(x) for x in re.findall(r"(?<![\d.])\d+(?:\.\d+)?", text)]
+
+
+class GroundingModel:
+    """A model that answers every explain / draft / chat request with numbers of five kinds, from what the
+    request gave it: copied (a given cell, with its labels), derived (a − b, b ÷ a as a percentage), a misstated
+    cell ("30 for 29": the cell's value + 1 with the cell's labels), misattributed (a cell's value put on
+    another column of the same row) and invented (37, 12.5%: the first of a list that no given number, sum,
+    difference, product, quotient or percentage equals); and with one citation to a line it was given and one to
+    a line it was not. Each answer's plan goes to `stub.planted`."""
+
+    def __init__(self, stub: "LLMStub"):
+        self.stub = stub
+
+    def __call__(self, body: dict) -> str:
+        import re
+        msgs = body.get("messages") or []
+        text = "\n".join(_message_text(m.get("content")) for m in msgs)
+        kind = "draft" if "第五部分" in text and "problems" in text else \
+            "explain" if "summary" in text and "corrections" in text else "chat"
+        cells = [(r, c, float(v)) for r, c, v in re.findall(r"- (一|二|三\.一|三\.二|三\.七|四)/(\S+?)：(\d+)（", text)]
+        for col, body_ in re.findall(r"“(\S+?)”不符合[^\n]*?(一=\d+[^\n]*)", text):
+            for r, v in re.findall(r"(一|二|三\.七|四)=(\d+)", body_):
+                if r in _ROW_WORDS and (r, col, float(v)) not in cells:
+                    cells.append((r, col, float(v)))
+        cells = [x for x in cells if x[1] in _COLUMNS]
+        given_lines = sorted({int(n) for n in re.findall(r"〔第(\d+)行〕", text)})
+        quantities = [v for _, _, v in cells] or _numbers(text)[:20]
+        present = set(_numbers(text))
+        derivable = set()
+        for a in quantities:
+            for b in quantities:
+                derivable |= {a + b, a - b, b - a, a * b}
+                if b:
+                    derivable |= {round(a / b, 1), round(a / b * 100, 1), round((a - b) / b * 100, 1)}
+        inv = next(x for x in _INVENTED if x not in present and x not in derivable)
+        pct = next(x for x in _INVENTED_PCT if x not in present and x not in derivable)
+        plan: list[dict] = []
+        sentences: list[str] = []
+        if cells:
+            r, c, v = cells[0]
+            sentences.append(f"{c}{_ROW_WORDS[r]}{int(v)}件。")
+            plan.append({"kind": "copied", "text": str(int(v)), "cell": f"{r}/{c}"})
+            sentences.append(f"按另一种理解，{c}{_ROW_WORDS[r]}{int(v) + 1}件。")
+            plan.append({"kind": "misstated", "text": str(int(v) + 1), "cell": f"{r}/{c}"})
+            other = next(x for x in _COLUMNS if x != c)
+            sentences.append(f"{other}{_ROW_WORDS[r]}{int(v)}件。")
+            plan.append({"kind": "misattributed", "text": str(int(v)), "cell": f"{r}/{other}"})
+        pair = [v for _, _, v in cells if v not in (0, 1)]
+        pair = sorted(set(pair), reverse=True)[:2] if len(set(pair)) >= 2 else []
+        if pair:
+            a, b = pair
+            d, p = int(a - b) if float(a - b).is_integer() else a - b, f"{b / a * 100:.1f}%"
+            sentences.append(f"两者相差{d}件，后者约为前者的{p}。")
+            plan += [{"kind": "derived", "text": str(d)}, {"kind": "derived", "text": p}]
+        bad_line = (max(given_lines) if given_lines else 0) + 1000
+        good = f"〔第{given_lines[0]}行〕" if given_lines else ""
+        sentences.append(f"另有{inv}件申请尚待核实{good}。")
+        plan.append({"kind": "invented", "text": str(inv)})
+        sentences.append(f"其中不予公开的比例约为{pct}%〔第{bad_line}行〕。")
+        plan += [{"kind": "invented", "text": f"{pct}%"}, {"kind": "bad_citation", "text": f"〔第{bad_line}行〕"}]
+        if good:
+            plan.append({"kind": "good_citation", "text": good})
+        self.stub.planted.append({"kind": kind, "plan": plan})
+        if kind == "chat":
+            return "".join(sentences)
+        if kind == "explain":
+            half = max(1, len(sentences) // 2)
+            return json.dumps({"summary": "".join(sentences[:half]), "causes": sentences[half:-1] or ["登记口径不一致。"],
+                               "corrections": [sentences[-1]]}, ensure_ascii=False)
+        n = len(re.findall(r"^\[(\d+)\]", text, re.M))
+        return json.dumps({"problems": [{"text": s, "sources": [1]} for s in sentences[:2]],
+                           "measures": [{"text": s, "sources": [1]} for s in sentences[2:-1]] or
+                                       [{"text": "加强政策解读。", "sources": [1]}],
+                           "plan": [{"text": sentences[-1], "sources": [1]},
+                                    {"text": "按时发布年报。", "sources": [n + 40]}]}, ensure_ascii=False)
 
 
 @pytest.fixture

@@ -234,7 +234,7 @@ def offline_items(result: ReviewResult, lines: list[str], mats: list[Material], 
     for mat in mats:
         if mat.role == "own5":
             for p in split_part5(mat.text.split("：", 1)[1])[0][:3]:
-                problems.append(DraftItem(text=_sentence_end(p), sources=[mat.ref]))
+                problems.append(DraftItem(text=_sentence_end(p), sources=[mat.ref.model_copy(update={"quote": p})]))
                 topics += [(t, [mat.ref]) for t in topics_of(p)]
     for mat in mats:
         if mat.role == "figures":

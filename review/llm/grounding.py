@@ -338,6 +338,8 @@ def check_numbers(text: str, material: Material) -> Grounding:
     """Every number in `text` against `material`: copied, derived (labelled), misattributed or invented."""
     t0 = _nfkc(text)
     t = _CITATION.sub(lambda m: " " * len(m.group(0)), t0)  # same positions, citations are not claims
+    if len(t0) == len(text):
+        t0 = text  # sentences are quoted as written
     dates = _date_spans(t)
     seen_dates: set[int] = set()
     g = Grounding()

@@ -61,7 +61,12 @@ class SourceRef(BaseModel):
             return f"审核发现 {self.fingerprint}"
         part = f"第{'一二三四五六'[self.part - 1]}部分" if self.part else ""
         where = f"第{self.line}行" if self.line and self.kind == "report" else ""
-        return f"{self.agency or ''}{self.year or ''}年报{part}{where}" + (f"：“{self.quote}”" if self.quote else "")
+        return f"{self.agency or ''}{self.year or ''}年报{part}{where}" + (f"：“{_short(self.quote)}”" if self.quote else "")
+
+
+def _short(text: str, n: int = 40) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[:n] + "…"
 
 
 class DraftItem(BaseModel):
