@@ -40,11 +40,23 @@ def memo_sections(result: dict, db: Optional[SignoffDB]) -> dict:
                  for d in (db.decisions(sha) if db else [])]
     draft = current["draft"]
     m = result["meta"]
+    text = draft.payload.get("text") if draft and draft.action == "approve" else None
     return {"title": f"{m.get('agency') or '（机关未写明）'}{m.get('year') or ''}年度政府信息公开工作年度报告审核意见",
             "meta": m, "source": result["source"], "sha256": sha, "status": status,
             "report_comment": current["report"].comment if current["report"] else "",
             "findings": findings, "decisions": decisions,
-            "draft": draft.payload.get("text") if draft and draft.action == "approve" else None}
+            "draft": text, "unverified": unverified_sentences(text or "")}
+
+
+def unverified_sentences(text: str) -> list[str]:
+    """The sentences of a draft that carry a 【未核实】 mark (numbers nobody could check), to list in the memo."""
+    from review.llm.grounding import marked_sentences
+    return marked_sentences(text)
+
+
+def _unverified_note(sentences: list[str]) -> str:
+    return (f"注意：参考稿中有 {len(sentences)} 句含标注【未核实】的数字（在材料中找不到依据），"
+            f"采用前必须逐一核实或删除：" + "；".join(f"“{x}”" for x in sentences))
 
 
 def to_markdown(result: dict, db: Optional[SignoffDB]) -> str:
@@ -62,6 +74,8 @@ def to_markdown(result: dict, db: Optional[SignoffDB]) -> str:
         out.append("未发现需要更正的问题。")
     out += ["", "## 二、第五部分“存在的主要问题及改进情况”参考稿", ""]
     out.append(s["draft"] if s["draft"] else "（未采用草稿）")
+    if s["unverified"]:
+        out += ["", "> " + _unverified_note(s["unverified"])]
     out += ["", "## 三、审核记录", "", "| 时间（UTC） | 审核人 | 决定 | 发现指纹 | 意见 |", "|---|---|---|---|---|"]
     for d in s["decisions"]:
         out.append(f"| {d['at']} | {d['reviewer']} | {d['what']} | {d['fingerprint']} | {d['comment']} |")
@@ -91,6 +105,8 @@ def to_docx(result: dict, db: Optional[SignoffDB], path: Path) -> Path:
     doc.add_heading("二、第五部分“存在的主要问题及改进情况”参考稿", level=2)
     for para in (s["draft"] or "（未采用草稿）").split("\n"):
         doc.add_paragraph(para)
+    if s["unverified"]:
+        doc.add_paragraph(_unverified_note(s["unverified"]))
     doc.add_heading("三、审核记录", level=2)
     table = doc.add_table(rows=1, cols=5)
     table.style = "Table Grid"

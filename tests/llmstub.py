@@ -366,8 +366,8 @@ _INVENTED_PCT = (12.5, 13.7, 17.3, 26.9, 31.4, 42.6, 57.1, 68.2)
 
 def _numbers(text: str) -> list[float]:
     import re
-    text = re.sub(r"〔第\s*\d+\s*行〕|第\s*\d+\s*行|(?:19|20)\d\d年", " ", text)
-    return [float(x) for x in re.findall(r"(?<![\d.])\d+(?:\.\d+)?", text)]
+    text = re.sub(r"〔第\s*\d+\s*行〕|第\s*\d+\s*行|(?:19|20)\d\d年|^\s*\[?\d+[.\]]\s", " ", text, flags=re.M)
+    return [float(x) for x in re.findall(r"(?<![A-Za-z0-9_.])\d+(?:\.\d+)?(?![A-Za-z0-9_])", text)]
 
 
 class GroundingModel:
@@ -394,42 +394,48 @@ class GroundingModel:
                     cells.append((r, col, float(v)))
         cells = [x for x in cells if x[1] in _COLUMNS]
         given_lines = sorted({int(n) for n in re.findall(r"〔第(\d+)行〕", text)})
-        quantities = [v for _, _, v in cells] or _numbers(text)[:20]
-        present = set(_numbers(text))
-        derivable = set()
-        for a in quantities:
-            for b in quantities:
-                derivable |= {a + b, a - b, b - a, a * b}
+        # everything any given number could be combined into (a superset of what the guard accepts as derived)
+        present = set(_numbers(text)) | {v for _, _, v in cells}
+        derivable: set = set()
+        pcts: set = set()
+        for a in present:
+            for b in present:
+                derivable |= {a + b, a - b, a * b}
                 if b:
-                    derivable |= {round(a / b, 1), round(a / b * 100, 1), round((a - b) / b * 100, 1)}
-        inv = next(x for x in _INVENTED if x not in present and x not in derivable)
-        pct = next(x for x in _INVENTED_PCT if x not in present and x not in derivable)
+                    derivable.add(round(a / b, 1))
+                    pcts |= {round(a / b * 100, 1), round((a - b) / b * 100, 1)}
+        inv = next(x for x in (*_INVENTED, *range(101, 100000, 2)) if x not in present and x not in derivable)
+        pct = next(x for x in (*_INVENTED_PCT, *(n / 10 for n in range(1001, 9999, 7)))
+                   if x not in present and x not in pcts and round(x, 1) not in pcts)
         plan: list[dict] = []
         sentences: list[str] = []
+
+        def say(sentence: str, *items: dict) -> None:
+            sentences.append(sentence)
+            plan.extend({**it, "sentence": sentence} for it in items)
+
         if cells:
             r, c, v = cells[0]
-            sentences.append(f"{c}{_ROW_WORDS[r]}{int(v)}件。")
-            plan.append({"kind": "copied", "text": str(int(v)), "cell": f"{r}/{c}"})
-            sentences.append(f"按另一种理解，{c}{_ROW_WORDS[r]}{int(v) + 1}件。")
-            plan.append({"kind": "misstated", "text": str(int(v) + 1), "cell": f"{r}/{c}"})
+            say(f"{c}{_ROW_WORDS[r]}{int(v)}件。", {"kind": "copied", "text": str(int(v)), "cell": f"{r}/{c}"})
+            say(f"按另一种理解，{c}{_ROW_WORDS[r]}{int(v) + 1}件。",
+                {"kind": "misstated", "text": str(int(v) + 1), "cell": f"{r}/{c}"})
             other = next(x for x in _COLUMNS if x != c)
-            sentences.append(f"{other}{_ROW_WORDS[r]}{int(v)}件。")
-            plan.append({"kind": "misattributed", "text": str(int(v)), "cell": f"{r}/{other}"})
-        pair = [v for _, _, v in cells if v not in (0, 1)]
-        pair = sorted(set(pair), reverse=True)[:2] if len(set(pair)) >= 2 else []
+            say(f"{other}{_ROW_WORDS[r]}{int(v)}件。", {"kind": "misattributed", "text": str(int(v)), "cell": f"{r}/{other}"})
+        pair = {v for _, _, v in cells if v not in (0, 1)}
+        if len(pair) < 2:  # no two cells: two numbers of the finding(s) the request gave
+            block = re.search(r"审核发现(?:：\n<<<\n|（[^\n]*：\n|的年报数据质量问题[^：]*：)(.*?)(?:\n\n|>>>|\n\[)", text, re.S)
+            pair = {v for v in _numbers(block.group(1) if block else text) if v not in (0, 1) and v < 1e6}
+        pair = sorted(pair, reverse=True)[:2] if len(pair) >= 2 else []
         if pair:
             a, b = pair
-            d, p = int(a - b) if float(a - b).is_integer() else a - b, f"{b / a * 100:.1f}%"
-            sentences.append(f"两者相差{d}件，后者约为前者的{p}。")
-            plan += [{"kind": "derived", "text": str(d)}, {"kind": "derived", "text": p}]
+            d, p = int(a - b) if float(a - b).is_integer() else round(a - b, 4), f"{b / a * 100:.1f}%"
+            say(f"两者相差{d}件，后者约为前者的{p}。", {"kind": "derived", "text": str(d)}, {"kind": "derived", "text": p})
         bad_line = (max(given_lines) if given_lines else 0) + 1000
         good = f"〔第{given_lines[0]}行〕" if given_lines else ""
-        sentences.append(f"另有{inv}件申请尚待核实{good}。")
-        plan.append({"kind": "invented", "text": str(inv)})
-        sentences.append(f"其中不予公开的比例约为{pct}%〔第{bad_line}行〕。")
-        plan += [{"kind": "invented", "text": f"{pct}%"}, {"kind": "bad_citation", "text": f"〔第{bad_line}行〕"}]
-        if good:
-            plan.append({"kind": "good_citation", "text": good})
+        say(f"另有{inv}件申请尚待核实{good}。", {"kind": "invented", "text": str(inv)},
+            *([{"kind": "good_citation", "text": good}] if good else []))
+        say(f"其中不予公开的比例约为{pct}%〔第{bad_line}行〕。", {"kind": "invented", "text": f"{pct}%"},
+            {"kind": "bad_citation", "text": f"〔第{bad_line}行〕"})
         self.stub.planted.append({"kind": kind, "plan": plan})
         if kind == "chat":
             return "".join(sentences)

@@ -26,7 +26,8 @@ from pydantic import BaseModel, Field
 
 MARK = "【未核实】"
 # A number as written in Chinese prose: 29, 1,234, 326.780865, 3.5%, -115 (not the digits inside a word or a code)
-_NUMBER = re.compile(r"(?<![A-Za-z0-9_.])[-−]?\d{1,3}(?:,\d{3})+(?:\.\d+)?%?|(?<![A-Za-z0-9_.])[-−]?\d+(?:\.\d+)?%?")
+_NUMBER = re.compile(r"(?<![A-Za-z0-9_.])[-−]?\d{1,3}(?:,\d{3})+(?:\.\d+)?%?(?![A-Za-z_])|"
+                     r"(?<![A-Za-z0-9_.])[-−]?\d+(?:\.\d+)?%?(?![A-Za-z_\d])")
 _CITATION = re.compile(r"〔(?:第\s*(\d+)\s*行|来源\s*(\d+))〕")
 _AMOUNT_UNIT = re.compile(r"^\s*(亿元|万元|元)")
 _AMOUNT_FACTORS = {"元": 1e-4, "万元": 1.0, "亿元": 1e4}  # to 万元

@@ -32,7 +32,7 @@ from review.llm.config import LLMConfig, make_chat_model
 from review.llm.draft import materials as draft_materials, offline_items, promise_phrase, sanitize
 from review.llm.grounding import (Grounding, Material, cells_of, check_numbers, citations_in, cited_line, mark,
                                   strip_citations)
-from review.llm.offline import GUIDE, answer_cells, explain_offline
+from review.llm.offline import GUIDE, answer_cells, cells_for_question, explain_offline
 from review.llm.prompts import load_prompt
 from review.llm.safety import as_data, denial
 from review.llm.schemas import (ChatAnswer, DraftItem, DraftText, Explanation, ExplanationText, Part5Draft,
@@ -327,14 +327,19 @@ class ChatSession:
                       sources="\n".join(src) or "（无）", question=question)
         return values, given, hits
 
-    def _material(self, given: set[int], hits: list) -> Material:
+    def _material(self, question: str, given: set[int], hits: list) -> Material:
         rv, m = self.rv, self.rv.result.meta
         mat = Material(cells_of(rv.result))
         fails = [f for f in rv.result.findings if f.status == "fail"]
+        # quantities that may be combined: the findings' own numbers and the cells the question names;
+        # every other given number (excerpt lines, passages) may only be copied
         for f in fails:
             mat.add_text(f.message, quantities=True).add_values([e.value for e in f.evidence])
+        asked = {line for _, _, line in cells_for_question(rv.result, question)}
         t = rv.result.tables
-        mat.add_values([c.value for c in [*t.disclosure, *t.applications, *t.appeals] if c.line in given])
+        cells = [c for c in [*t.disclosure, *t.applications, *t.appeals] if c.line in given]
+        mat.add_values([c.value for c in cells if c.line in asked])
+        mat.add_values([c.value for c in cells], quantities=False)
         mat.add_text("\n".join(rv.report.lines[n - 1] for n in given))
         mat.add_text("\n".join(h.text for h in hits))
         return mat.add_years(m.year, (m.year or 1) - 1)
@@ -355,7 +360,7 @@ class ChatSession:
         system, user = prompt.render(**values)
         messages = [system, *self.history[-8:], user]
         sources = [f"{h.agency}{h.year}年报第{_CN[h.part - 1]}部分：{h.text}" for h in hits]
-        checker = _Checker(self._material(given, hits), given, len(hits), self.rv.report.lines, sources)
+        checker = _Checker(self._material(question, given, hits), given, len(hits), self.rv.report.lines, sources)
         fails = [f for f in self.rv.result.findings if f.status == "fail" and f.severity.value != "info"]
         allowed = "\n".join(x for f in fails for x in GUIDE.get(f.rule, ([], []))[1])
         state: dict = {}
