@@ -180,7 +180,7 @@ def _print_caveats(console, answer, seen_notes: set | None = None) -> None:
         console.print(f"[dim]引用 {escape(c)}[/]")
     stripped = getattr(answer, "stripped_citations", [])
     if stripped:
-        console.print(f"[dim]已删除无依据的引用：{escape('、'.join(stripped))}[/]")
+        console.print(f"[dim]已删除 {len(stripped)} 处引用（引用了没有提供给大模型的行或来源）[/]")
     note = getattr(answer, "note", None)
     if note and (seen_notes is None or note not in seen_notes) and "见第一条说明" not in note:
         console.print(f"[dim]{escape(note)}[/]")
@@ -279,7 +279,7 @@ def cmd_chat(args) -> int:
         if last and last.citations:
             print("【引用】" + "；".join(last.citations))
         if last and last.stripped_citations:
-            print(f"【已删除无依据的引用】{'、'.join(last.stripped_citations)}")
+            print(f"【已删除 {len(last.stripped_citations)} 处无依据的引用】")
     return EXIT_OK
 
 
