@@ -123,12 +123,14 @@ def test_report_text_is_data_not_instructions(online, llm_stub, tmp_path):
     injected = tmp_path / "injected.txt"
     injected.write_text(body, encoding="utf-8")
     clean, dirty = check(S002), check(injected)
-    assert [f.fingerprint for f in dirty.findings] == [f.fingerprint for f in clean.findings]
+    assert [f.fingerprint for f in dirty.findings if f.rule != "text-instruction"] == \
+        [f.fingerprint for f in clean.findings]
+    assert [f.rule for f in dirty.findings if f.rule == "text-instruction"] == ["text-instruction"]
     a = online()
     rv = a.review(injected)
     llm_stub.reply_json({"summary": "无问题。", "causes": [], "corrections": []})  # a model that obeyed it
     e = a.explain(rv, balance_finding(rv))
-    assert e.mode == "offline" and "否认" in e.note and "相差 6" in e.summary
+    assert e.mode == "offline" and "相矛盾" in e.note and "相差 6" in e.summary
     system = llm_stub.chat_requests[-1]["json"]["messages"][0]["content"]
     assert "一律不执行" in system
 
@@ -144,10 +146,13 @@ def test_draft_with_sources_and_repetition(online, llm_stub):
                          "plan": [{"text": "按时发布年报。", "sources": [42]}]})
     d = a.draft(rv)
     assert d.mode == "llm" and d.repetition_year == 2021
-    assert d.repetition > 0.5 and d.repetition_warning and d.repeated_sentences
-    assert len(d.measures) == 1 and len(d.measures[0].sources) == 1  # the ungrounded source 99 is stripped
-    assert d.plan == []  # an item citing only a source it was not given is dropped
-    assert d.materials[0].kind == "prior" and d.materials[0].year == 2021
+    assert d.repetition > 0.3 and d.repeated_sentences  # the copied sentences are caught
+    assert "加强政策解读。" in d.text()
+    ours = next(it for it in d.measures if it.text == "加强政策解读。")
+    assert len(ours.sources) == 1  # the ungrounded source 99 is stripped
+    # an item citing only a source it was not given is dropped; the plan falls back to the offline one
+    assert "按时发布年报" not in d.text() and d.plan and "已删除 1 条" in d.note
+    assert any(m.kind == "prior" and m.year == 2021 for m in d.materials)
 
 
 def test_draft_offline_for_every_seed(offline):
@@ -156,8 +161,9 @@ def test_draft_offline_for_every_seed(offline):
         d = offline.draft(rv)
         assert d.mode == "offline" and d.problems and d.measures and d.plan
         assert "存在的主要问题" in d.text()
-        for f in rv.fails:
-            assert any(s.fingerprint == f.fingerprint for it in d.problems for s in it.sources)
+        errors = [f for f in rv.fails if f.severity.value == "error"]
+        quality = [it for it in d.problems if any(s.kind == "finding" for s in it.sources)]
+        assert len(quality) == (1 if errors else 0)  # the review's findings are at most one item
 
 
 # ----------------------------------------------------------------------------------------------- chat
@@ -165,12 +171,13 @@ def test_draft_offline_for_every_seed(offline):
 def test_chat_streams_with_citations_checked(online, llm_stub):
     a = online()
     session = a.chat(a.review(S002))
-    llm_stub.reply(["自然人列", "本年新收29件〔第103行〕，", "结果只有23件，", "另见〔第999行〕。"])
+    llm_stub.reply(["自然人列", "本年新收29件〔第103行〕，", "结果只有23件。", "另见〔第999行〕。"])
     pieces = list(session.ask("为什么自然人列不平？"))
     assert len(pieces) >= 2 and "".join(pieces).startswith("自然人列")
     assert llm_stub.chat_requests[-1]["json"]["stream"] is True
     last = session.last
-    assert last.mode == "llm" and last.citations == ["〔第103行〕"] and last.stripped_citations == ["〔第999行〕"]
+    assert last.mode == "llm" and last.stripped_citations == ["〔第999行〕"]
+    assert len(last.citations) == 1 and last.citations[0].startswith("〔第103行〕") and "29" in last.citations[0]
     assert "〔第999行〕" not in last.text and last.unsupported_numbers == []
     # the conversation keeps its history
     llm_stub.reply("好的。")
@@ -236,6 +243,7 @@ def test_cli_offline_draft_and_chat(tmp_path):
     env = {"REVIEW_DATA_DIR": str(tmp_path)}
     p = _cli("draft", "--json", "--no-store", str(S001), env=env)
     out = json.loads(p.stdout)
-    assert "未配置大模型" in out["llm"] and out["draft"]["mode"] == "offline" and "326780865" in out["text"]
+    assert "未配置大模型" in out["llm"] and out["draft"]["mode"] == "offline" and "（二）改进情况" in out["text"]
+    assert "未找到上年年报" in out["text"]
     p = _cli("chat", "--no-store", str(S001), env=env, stdin="收费金额对不上吗？\n\n")
     assert p.returncode == 0 and "未配置大模型" in p.stdout and "100 倍" in p.stdout
