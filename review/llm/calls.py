@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from review.llm import tokens
 from review.llm.cache import LLMCache
-from review.llm.config import LLMConfig, make_chat_model
+from review.llm.config import PLACEHOLDER_API_KEY, LLMConfig
 from review.llm.prompts import Prompt
 
 log = logging.getLogger(__name__)
@@ -173,6 +173,7 @@ class Caller:
         self.down: Optional[str] = None  # why the model is not asked any more in this run
         self._down_until = 0.0
         self.down_noted = False
+        self._client = None
         env = os.environ.get("REVIEW_LLM_JSON_MODE", "").strip()
         self.json_mode = env if env in JSON_MODES else "json_schema"
 
@@ -180,9 +181,15 @@ class Caller:
     def cache(self) -> LLMCache:
         return self._cache_factory()
 
-    def model(self, streaming: bool = False):
-        return make_chat_model(self.cfg, streaming=streaming, max_retries=0,
-                               **({"stream_usage": True} if streaming else {}))
+    def client(self):
+        """The openai client (lighter to import than langchain-openai, which matters when a run must end within
+        a timeout). No client-side retries: timeouts are not retried at all, 429/5xx by `_retrying`."""
+        if self._client is None:
+            import openai
+            self._client = openai.OpenAI(base_url=self.cfg.effective_base_url,
+                                         api_key=self.cfg.api_key or PLACEHOLDER_API_KEY,
+                                         timeout=self.cfg.timeout, max_retries=0)
+        return self._client
 
     # breaker ---------------------------------------------------------------------------------
     def check_up(self) -> None:
@@ -235,7 +242,7 @@ class Caller:
             except ValidationError:
                 pass
         self.check_up()
-        model = self.model()
+        client = self.client()
         last: Optional[BaseException] = None
         for mode in JSON_MODES[JSON_MODES.index(self.json_mode):]:
             kw: dict = {}
@@ -245,7 +252,8 @@ class Caller:
             elif mode == "json_object":
                 kw["response_format"] = {"type": "json_object"}
             try:
-                raw = self._retrying(lambda: model.invoke(messages, **kw))
+                raw = self._retrying(lambda: client.chat.completions.create(
+                    model=self.cfg.model, messages=messages, temperature=0, **kw))
             except Exception as e:  # noqa: BLE001
                 if _is_unreachable(e):
                     raise CallFailed(self.trip(e)) from None
@@ -254,8 +262,7 @@ class Caller:
                     self.json_mode = JSON_MODES[min(JSON_MODES.index(mode) + 1, 2)]
                     continue
                 raise CallFailed(failure_note(e)) from None
-            text = raw.content if isinstance(raw.content, str) else "".join(
-                b.get("text", "") for b in raw.content if isinstance(b, dict))
+            text = (raw.choices[0].message.content or "") if raw.choices else ""
             if not text.strip():
                 raise CallFailed("大模型返回了空的回答（未缓存）")
             try:
@@ -264,9 +271,9 @@ class Caller:
                 raise CallFailed(f"大模型返回的内容不是约定的 JSON 格式（{e}）") from None
             if _empty(parsed):
                 raise CallFailed("大模型返回了空的回答（未缓存）")
-            usage = getattr(raw, "usage_metadata", None) or {}
-            p_tok = usage.get("input_tokens") or tokens.count_messages(messages)
-            c_tok = usage.get("output_tokens") or tokens.count(text)
+            usage = raw.usage
+            p_tok = (usage.prompt_tokens if usage else 0) or tokens.count_messages(messages)
+            c_tok = (usage.completion_tokens if usage else 0) or tokens.count(text)
             self.cache.put(key, {"parsed": parsed.model_dump(), "trace": trace.model_dump()},
                            model=self.cfg.model or "", prompt_id=prompt.id, prompt_tokens=p_tok,
                            completion_tokens=c_tok)
@@ -291,10 +298,15 @@ class Caller:
             return
         self.check_up()
         try:
-            for chunk in self.model(streaming=True).stream(messages):
-                if chunk.content:
-                    yield chunk.content
-                state["usage"] = getattr(chunk, "usage_metadata", None) or state["usage"]
+            stream = self._retrying(lambda: self.client().chat.completions.create(
+                model=self.cfg.model, messages=messages, temperature=0, stream=True,
+                stream_options={"include_usage": True}))
+            for chunk in stream:
+                if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:
+                    yield chunk.choices[0].delta.content
+                if getattr(chunk, "usage", None):
+                    state["usage"] = {"input_tokens": chunk.usage.prompt_tokens,
+                                      "output_tokens": chunk.usage.completion_tokens}
         except Exception as e:  # noqa: BLE001
             raise CallFailed(self.trip(e) if _is_unreachable(e) else failure_note(e)) from None
 

@@ -76,7 +76,8 @@ class DraftItem(BaseModel):
 
 class DraftItemText(BaseModel):
     text: str = Field(description="一条内容，一到两句")
-    sources: list[int] = Field(description="依据的材料编号（见“材料”列表），至少一个")
+    sources: list[int] = Field(default_factory=list, description="依据的材料编号（见“材料”列表），至少一个；"
+                                                                  "没有依据的条目会被删除")
 
 
 class DraftText(BaseModel):

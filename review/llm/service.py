@@ -68,7 +68,6 @@ class Assistant:
     def __init__(self, cfg: Optional[LLMConfig] = None, cache: Optional[LLMCache] = None, store=None,
                  history=None):
         self.cfg = cfg or LLMConfig.from_env()
-        self.model = make_chat_model(self.cfg)
         self._cache = cache
         self.store = store  # review.store.Store, for retrieved prior passages
         self.history = history if history is not None else store  # for the agency's earlier reports
@@ -84,7 +83,13 @@ class Assistant:
 
     @property
     def online(self) -> bool:
-        return self.model is not None
+        return self.cfg.configured
+
+    @property
+    def model(self):
+        """A langchain ChatOpenAI for this configuration (None offline); the service itself calls the openai
+        client directly (review.llm.calls)."""
+        return make_chat_model(self.cfg)
 
     def status(self) -> str:
         return self.cfg.status()
