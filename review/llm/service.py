@@ -39,7 +39,7 @@ from review.llm.schemas import (ChatAnswer, DraftItem, DraftText, Explanation, E
                                 SourceRef)
 from review.models import Finding, Report, ReviewResult
 from review.rules import REGISTRY
-from review.rules.crossyear import PART5_LIMIT, repetition
+from review.rules.crossyear import PART5_LIMIT, _grams, repetition
 
 log = logging.getLogger(__name__)
 _CN = "一二三四五六"
@@ -233,6 +233,8 @@ class Assistant:
             share, _ = repetition(draft.text(), passage)
             worst = 0.0
             for it in items_all:
+                if len(_grams(it.text)) < 8:
+                    continue  # too short to be a copy (the repetition rule's own sentence threshold)
                 s, _ = repetition(it.text, passage)
                 if s > PART5_LIMIT:
                     it.text = "（此条与其他机关材料雷同，已删除，请机关结合本机关实际撰写）"
