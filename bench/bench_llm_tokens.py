@@ -56,7 +56,8 @@ from review.llm.cache import LLMCache  # noqa: E402
 from review.llm.config import LLMConfig  # noqa: E402
 from review.llm.offline import explain_offline  # noqa: E402
 from review.llm.prompts import load_prompt  # noqa: E402
-from review.llm.service import Assistant, _offline_draft  # noqa: E402
+from review.llm.draft import materials as draft_materials, offline_items  # noqa: E402
+from review.llm.service import Assistant  # noqa: E402
 
 ENC = "o200k_base"
 
@@ -67,10 +68,14 @@ def explanation_reply(rv, finding) -> dict:
             "corrections": off.corrections[:3] or ["对照原件核实并更正"]}
 
 
+def _materials(a: Assistant, rv):
+    return draft_materials(rv.result, rv.report.lines, a.history, a.store)
+
+
 def draft_reply(a: Assistant, rv) -> dict:
-    mats = a._materials(rv)
-    off = _offline_draft(rv, mats)
-    index = {json.dumps(s.model_dump(), sort_keys=True): i for i, (s, _) in enumerate(mats, 1)}
+    mats, prior = _materials(a, rv)
+    problems, measures, plan = offline_items(rv.result, rv.report.lines, mats, prior)
+    index = {json.dumps(m.ref.model_dump(), sort_keys=True): i for i, m in enumerate(mats, 1)}
 
     def items(xs):
         out = []
@@ -79,7 +84,7 @@ def draft_reply(a: Assistant, rv) -> dict:
                            if k in index}) or [1]
             out.append({"text": x.text, "sources": nums})
         return out
-    return {"problems": items(off.problems), "measures": items(off.measures), "plan": items(off.plan)}
+    return {"problems": items(problems), "measures": items(measures), "plan": items(plan)}
 
 
 def chat_requests(stub: LLMStub, start: int) -> list[dict]:
@@ -130,7 +135,7 @@ def run_report(path: Path, stub: LLMStub, cfg: LLMConfig, history, cache_path: P
     exp_p = prompt_tokens(exp_reqs)
     draft_p = prompt_tokens(draft_reqs)
     return dict(
-        report=path.name, chars=len(text), findings=len(fails), materials=len(a._materials(rv)),
+        report=path.name, chars=len(text), findings=len(fails), materials=len(_materials(a, rv)[0]),
         explain_prompt=exp_p, draft_prompt=draft_p, prompt=exp_p + draft_p,
         explain_max=max((tokens.count_messages(r["json"]["messages"], ENC) for r in exp_reqs), default=0),
         explain_mean=exp_p / len(exp_reqs) if exp_reqs else 0.0,

@@ -247,3 +247,51 @@ def test_cli_offline_draft_and_chat(tmp_path):
     assert "未找到上年年报" in out["text"]
     p = _cli("chat", "--no-store", str(S001), env=env, stdin="收费金额对不上吗？\n\n")
     assert p.returncode == 0 and "未配置大模型" in p.stdout and "100 倍" in p.stdout
+
+
+# ----------------------------------------------------------------------------------------------- chat about cells
+
+def test_offline_chat_answers_questions_about_cells(offline):
+    session = offline.chat(offline.review(S002))
+    text = "".join(session.ask("本年新收申请多少件？"))
+    assert "本年新收政府信息公开申请数量 / 自然人：29〔第103行〕" in text
+    assert "本年新收政府信息公开申请数量 / 总计：29〔第109行〕" in text
+    assert any(c.startswith("〔第103行〕") and "29" in c for c in session.last.citations)  # with the line's text
+    text = "".join(offline.chat(offline.review(S002)).ask("行政复议结果纠正多少件？"))
+    assert "表四 行政复议 / 结果纠正：0〔第" in text
+
+
+def test_offline_chat_never_shows_a_blank_cell_as_0(offline, tmp_path):
+    body = S002.read_text(encoding="utf-8").splitlines()
+    assert body[102].split("|")[0].strip() == "29"  # line 103 holds 一/自然人
+    body[102] = body[102].replace("29", "/", 1)
+    p = tmp_path / "na.txt"
+    p.write_text("\n".join(body) + "\n", encoding="utf-8")
+    text = "".join(offline.chat(offline.review(p)).ask("本年新收申请中自然人多少件？"))
+    assert "自然人：（不适用）" in text and "自然人：0" not in text
+
+
+class RecordingStore:
+    """A store that records how it was asked (the real one is tested in test_store.py)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def similar(self, text, **kw):
+        self.calls.append(kw)
+        return []
+
+    def reports_of(self, agency):
+        return []
+
+
+def test_chat_retrieval_is_filtered_by_part_and_year(llm_stub, online):
+    store = RecordingStore()
+    a = online(store=store)
+    rv = a.review(S002)
+    llm_stub.reply("好的。")
+    list(a.chat(rv).ask("第五部分的改进措施写得怎么样？"))
+    llm_stub.reply("好的。")
+    list(a.chat(rv).ask("依申请公开的办理情况如何？"))
+    assert store.calls[0]["part"] == 5 and store.calls[0]["years"] == (None, 2020)
+    assert store.calls[1]["part"] == 3 and store.calls[1]["exclude_sha256"] == rv.result.sha256
