@@ -264,7 +264,8 @@ def offline_items(result: ReviewResult, lines: list[str], mats: list[Material], 
         hit = follow_up(promise, result, lines)
         if hit:
             line, text = hit
-            quote = text if len(text) <= 40 else text[:40] + "…"
+            quote = _window(text, [k for name, keys, _ in TOPICS if name in (topics_of(phrase) or topics_of(promise))
+                                   for k in keys])
             ref = SourceRef(kind="report", agency=m.agency, year=m.year, source=result.source, line=line, quote=quote)
             measures.append(DraftItem(text=f"上年提出“{phrase}”：本年报第 {line} 行写到“{quote}”，"
                                            f"请机关据此写明落实情况和成效。", sources=[mat.ref, ref]))
@@ -290,6 +291,15 @@ def offline_items(result: ReviewResult, lines: list[str], mats: list[Material], 
     if not plan:
         plan.append(DraftItem(text=_plan_text("公开目录和制度") + "。"))
     return problems, measures, plan
+
+
+def _window(text: str, keys: list[str], n: int = 40) -> str:
+    """About n characters of `text` around the first of `keys` it contains, with … where cut."""
+    if len(text) <= n:
+        return text
+    at = min((text.find(k) for k in keys if k in text), default=0)
+    start = max(0, min(at - n // 3, len(text) - n))
+    return ("…" if start else "") + text[start:start + n] + ("…" if start + n < len(text) else "")
 
 
 def _plan_text(topic: str) -> str:
