@@ -11,7 +11,7 @@ from review.models import (AppealCell, ApplicationCell, Cell, CellState, Disclos
 from review.templates import Template, template
 
 # Bump when a rule changes what it finds: batch runs redo reports reviewed under another version.
-RULES_VERSION = "2"
+RULES_VERSION = "3"  # 3: text-instruction (instructions hidden in a report)
 
 
 @dataclass
