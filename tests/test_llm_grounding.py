@@ -182,3 +182,22 @@ def test_bench_grounding_counts():
         assert c["misattributed_marked"] == c["misattributed"] >= 1
         assert c["derived_accepted"] == c["derived"] >= 2
         assert c["bad_citation_removed"] == c["bad_citation"] >= 10
+
+
+def test_dates_and_document_numbers():
+    m = Material().add_text("应于2021-01-31前发布；依据国办公开办函〔2021〕30号").add_years(2020)
+    assert check_numbers("应在2021年1月31日前发布。", m).unsupported == []  # the same date, written otherwise
+    assert check_numbers("应在1月31日前发布。", m).unsupported == []
+    assert check_numbers("应在2021年3月31日前发布。", m).unsupported[0].detail.startswith("材料中没有这个日期")
+    assert check_numbers("按国办公开办函〔2019〕60号格式。", m).unsupported == []  # a document number is a reference
+
+
+def test_explanations_may_name_the_format_year(llm_stub, tmp_path):
+    a = Assistant(cfg=LLMConfig(base_url=llm_stub.base_url, api_key="k", model="stub-model", max_retries=0),
+                  cache=LLMCache(tmp_path / "c.sqlite"))
+    rv = a.review(S002)  # a 2020 report in the 2019 format
+    f = next(f for f in rv.result.findings if f.rule == "applications-balance")
+    llm_stub.reply_json({"summary": "按2019年格式，2020年的表三第一项加第二项应等于第三项加第四项。",
+                         "causes": ["2018年的数据混入。"], "corrections": ["更正。"]})
+    e = a.explain(rv, f)
+    assert [u.text for u in e.unsupported_numbers] == ["2018"]

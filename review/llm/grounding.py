@@ -101,12 +101,20 @@ def _date_spans(t: str) -> list[tuple[int, int]]:
     return [m.span() for m in _DATE.finditer(t)]
 
 
+def _date_key(text: str) -> tuple:
+    """(year or None, month, day) of a date however written: 2021-01-31, 2021年1月31日, 1月31日."""
+    n = [int(x) for x in re.findall(r"\d+", text)]
+    return (n[0], n[1], n[2]) if len(n) >= 3 else (None, n[0], n[1])
+
+
 def _kind(t: str, raw: str, pos: int, dates: list[tuple[int, int]]) -> str:
     """quantity | year | date | ref (line, article, document number, list marker)."""
     end = pos + len(raw)
     if any(a <= pos < b for a, b in dates):
         return "date"
     after, before = t[end:end + 4], t[max(0, pos - 4):pos]
+    if before.rstrip().endswith(("〔", "[")) and after.lstrip().startswith(("〕", "]")):
+        return "ref"  # a document number's year: 国办公开办函〔2021〕30号
     if re.fullmatch(r"(19|20)\d\d", raw) and (after.lstrip().startswith(("年", "〕", "]", "）", ")")) or
                                               before.rstrip().endswith(("〔", "[", "（", "("))):
         return "year"
@@ -229,7 +237,7 @@ class Material:
         self.values: set[float] = set()
         self.quantities: list[float] = []
         self.years: set[int] = set()
-        self.dates: set[str] = set()
+        self.dates: set[tuple] = set()
         self.cells: list[CellFact] = list(cells or [])
 
     # building ------------------------------------------------------------------------------
@@ -238,7 +246,8 @@ class Material:
         t = _CITATION.sub(" ", t)
         dates = _date_spans(t)
         for m in _DATE.finditer(t):
-            self.dates.add(re.sub(r"\s", "", m.group(0)))
+            d = _date_key(m.group(0))
+            self.dates |= {d, (None, d[1], d[2])}
         for raw, v, pos in numbers_in(t):
             kind = _kind(t, raw, pos, dates)
             if kind == "year":
@@ -355,7 +364,7 @@ def check_numbers(text: str, material: Material) -> Grounding:
                 continue
             seen_dates.add(a)
             g.numbers += 1
-            if re.sub(r"\s", "", t[a:b]) in material.dates:
+            if _date_key(t[a:b]) in material.dates:
                 g.copied += 1
             else:
                 g.unsupported.append(Unsupported(text=raw, value=v, sentence=sentence, reason="invented",

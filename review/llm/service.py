@@ -140,7 +140,7 @@ class Assistant:
                     .add_text("\n".join(offline.causes))
                     .add_text(excerpt)
                     .add_text(values["basis"])
-                    .add_years(m.year, (m.year or 1) - 1))
+                    .add_years(*_years(m)))
         checked = _Checker(material, given, 0, rv.report.lines)
         summary = checked.text(answer.summary)
         causes = [checked.text(x) for x in answer.causes]
@@ -185,7 +185,7 @@ class Assistant:
         except CallFailed as e:
             return offline.model_copy(update={"note": f"{e.note}，已改用离线草稿"})
         material = Material(cells_of(rv.result)).add_text("\n".join(x.text for x in mats), quantities=True)
-        material.add_years(m.year, (m.year or 1) - 1, (m.year or 0) + 1)
+        material.add_years(*_years(m), (m.year or 0) + 1)
         if prior is not None:
             material.add_years(prior.meta.year)
         checked = _Checker(material, set(), len(mats), rv.report.lines)
@@ -349,7 +349,7 @@ class ChatSession:
         mat.add_values([c.value for c in cells], quantities=False)
         mat.add_text("\n".join(rv.report.lines[n - 1] for n in given))
         mat.add_text("\n".join(h.text for h in hits))
-        return mat.add_years(m.year, (m.year or 1) - 1)
+        return mat.add_years(*_years(m))
 
     def ask(self, question: str) -> Iterator[str]:
         """Stream the answer, one checked sentence at a time (numbers marked, bad citations removed, an answer
@@ -429,6 +429,15 @@ class ChatSession:
 
 def _failure(e: BaseException) -> str:  # kept for callers of the old name
     return failure_note(e)
+
+
+def _years(meta) -> list[int]:
+    """The years an answer may name without them being in its material: the report's, the one before (上年),
+    and the year of the template format it follows (2019年格式)."""
+    out = [meta.year, meta.year - 1] if meta.year else []
+    if meta.format and str(meta.format).isdigit():
+        out.append(int(meta.format))
+    return out
 
 
 def _show_line(citation: str, lines: list[str]) -> str:
