@@ -201,3 +201,13 @@ def test_explanations_may_name_the_format_year(llm_stub, tmp_path):
                          "causes": ["2018年的数据混入。"], "corrections": ["更正。"]})
     e = a.explain(rv, f)
     assert [u.text for u in e.unsupported_numbers] == ["2018"]
+
+
+@pytest.mark.parametrize("text,bad", [
+    ("本年新收记为自然人29件，办理结果中商业企业3件、其他3件。", []),  # each number on the row named nearest before it
+    ("表三中自然人一栏，本年新收29件、上年结转0件，而办理结果总计23件、结转下年度0件。", []),
+    ("本年新收申请中，自然人29件，商业企业3件。", ["3"]),  # 一/商业企业 is 0: 3 is 三.七's
+])
+def test_attribution_follows_the_nearest_labels(r002, text, bad):
+    m = Material(cells_of(r002)).add_values([29, 0, 23, 3])
+    assert [u.text for u in check_numbers(text, m).unsupported] == bad

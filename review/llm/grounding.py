@@ -149,7 +149,7 @@ class CellFact(BaseModel):
 # Words naming 表三 rows (by code) and columns, 表四 groups and columns. Longest first when matching.
 _APP_ROWS = {"本年新收": "一", "新收": "一", "上年结转": "二", "予以公开": "三.一", "部分公开": "三.二",
              "不予公开": "三.三", "无法提供": "三.四", "不予处理": "三.五", "其他处理": "三.六",
-             "办理结果总计": "三.七", "办结": "三.七", "结转下年": "四", "结转下年度": "四"}
+             "办理结果总计": "三.七", "办理结果": "三.七", "办结": "三.七", "结转下年": "四", "结转下年度": "四"}
 _APP_COLS = ("自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他", "总计")
 _APPEAL_GROUPS = {"行政复议": "行政复议", "复议": "行政复议", "未经复议直接起诉": "未经复议直接起诉",
                   "直接起诉": "未经复议直接起诉", "复议后起诉": "复议后起诉"}
@@ -193,6 +193,18 @@ def _labels_before(prefix: str) -> tuple[list[str], bool]:
     return found, bool(_COMPARE.search(prefix[-6:]))
 
 
+def _nearest(text: str, words: dict) -> Optional[str]:
+    """The value of the word of `words` that ends last in `text` (the longest of those ending there)."""
+    best = None
+    for w, v in words.items():
+        at = text.rfind(w)
+        if at >= 0:
+            key = (at + len(w), len(w))
+            if best is None or key > best[0]:
+                best = (key, v)
+    return best[1] if best else None
+
+
 def attribute(sentence_prefix: str, sentence_before: str, cells: list[CellFact]) -> Optional[CellFact]:
     """The cell the words right before a number name, if they name exactly one."""
     if not cells:
@@ -206,18 +218,16 @@ def attribute(sentence_prefix: str, sentence_before: str, cells: list[CellFact])
     acol = next((w for w in labels if w in _APPEAL_COLS), None)
     if group or (acol and acol != "总计" and not row):
         if not group:
-            group = next((_APPEAL_GROUPS[w] for w in sorted(_APPEAL_GROUPS, key=len, reverse=True)
-                          if w in sentence_before), None)
+            group = _nearest(sentence_before, _APPEAL_GROUPS)
         if group and acol:
             return next((c for c in cells if c.table == "appeals" and c.row == group and c.column == acol), None)
         return None
     if row is None and col is None:
         return None
-    if row is None:  # "本年新收申请中，自然人29件": the row named earlier in the sentence
-        row = next((code for w, code in sorted(_APP_ROWS.items(), key=lambda x: -len(x[0]))
-                    if w in sentence_before), None)
+    if row is None:  # "本年新收申请中，自然人29件": the row named last before it in the sentence
+        row = _nearest(sentence_before, _APP_ROWS)
     if col is None:
-        col = next((w for w in _APP_COLS if w in sentence_before), None) or "总计"
+        col = _nearest(sentence_before, {c: c for c in _APP_COLS}) or "总计"
     if row is None:
         return None
     return next((c for c in cells if c.table == "applications" and c.row == row and c.column == col), None)
