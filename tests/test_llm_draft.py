@@ -164,3 +164,17 @@ def test_problems_come_from_the_reports_own_parts(tmp_path):
     corrected = sum(c.value for c in rv.result.tables.appeals if c.column == "结果纠正" and c.value)
     assert corrected and f"纠正 {corrected} 件" in problems  # an unusual figure of 表四
     assert "未找到年报标题" not in problems and "规范性不足" not in problems  # not the review's own findings
+
+
+def test_a_model_draft_keeps_at_most_one_data_quality_problem(tmp_path, llm_stub):
+    a = assistant(tmp_path, llm_stub)
+    rv = a.review(FIX / "002_f86e26e747344a50.txt")
+    mats = [m.kind for m in a.draft(rv).materials]  # offline: which number is the findings material
+    k = mats.index("finding") + 1
+    llm_stub.reply_json({"problems": [{"text": "表三自然人列不平。", "sources": [k]},
+                                      {"text": "表三商业企业列不平。", "sources": [k]},
+                                      {"text": "政务新媒体信息更新不及时。", "sources": [1]}],
+                         "measures": [{"text": "未找到上年年报。", "sources": [1]}],
+                         "plan": [{"text": "建立依申请公开台账。", "sources": [1]}]})
+    d = a.draft(rv)
+    assert d.mode == "llm" and [it.text for it in d.problems] == ["表三自然人列不平。", "政务新媒体信息更新不及时。"]

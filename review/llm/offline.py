@@ -2,6 +2,7 @@
 rule that fires has a useful Chinese explanation with no model at all."""
 from __future__ import annotations
 
+import re
 from typing import Optional
 
 from review.llm.schemas import CellRef, Explanation
@@ -130,11 +131,16 @@ def cells_for_question(result: ReviewResult, question: str) -> list[tuple[str, s
         return []
     out: list[tuple[str, str, Optional[int]]] = []
     cols = [c for c in _APP_COLUMNS if c in q and c != "总计"]
+    if not cols and re.search(r"总计|合计|一共|总共|总数", q):
+        cols = ["总计"]
     rows = [r for r in tpl.applications.rows if not r.group and any(k in q for k in r.keys)]
+    for g in tpl.applications.rows:  # a group named ("不予公开"): its rows
+        if g.group and g.code != "三" and any(k in q for k in g.keys):
+            rows += [r for r in tpl.applications.rows if r.code.startswith(g.code + ".") and r not in rows]
     if "新收" in q and not any(r.code == "一" for r in rows):
         rows.insert(0, next(r for r in tpl.applications.rows if r.code == "一"))
     if rows:
-        for r in rows[:3]:
+        for r in rows[:8]:
             for c in result.tables.applications:
                 if c.row == r.code and (not cols or c.column in cols or c.column == "总计"):
                     out.append((f"表三 {r.label} / {c.column}", _shown(c), c.line))

@@ -205,6 +205,10 @@ class Assistant:
             return out
 
         problems, measures, plan = items(answer.problems), items(answer.measures), items(answer.plan)
+        # the review's own findings are at most one problem: the rest of (一) is the agency's year
+        quality = [it for it in problems if all(s.kind == "finding" for s in it.sources)]
+        problems = [it for it in problems if it not in quality[1:]]
+        dropped += len(quality[1:])
         # 改进情况 must account for every promise of last year: one the model left out is added from the offline draft
         if prior is not None:
             for off in offline.measures:
