@@ -211,3 +211,10 @@ def test_explanations_may_name_the_format_year(llm_stub, tmp_path):
 def test_attribution_follows_the_nearest_labels(r002, text, bad):
     m = Material(cells_of(r002)).add_values([29, 0, 23, 3])
     assert [u.text for u in check_numbers(text, m).unsupported] == bad
+
+
+def test_full_width_numbers_are_checked_and_marked_as_written():
+    t = "共３７件，占１２．５％，自然人本年新收２９件。"
+    g = check_numbers(t, Material().add_values([29]))
+    assert [u.text for u in g.unsupported] == ["３７", "１２．５％"]
+    assert mark(t, g) == "共３７【未核实】件，占１２．５％【未核实】，自然人本年新收２９件。"

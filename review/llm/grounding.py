@@ -368,6 +368,8 @@ def check_numbers(text: str, material: Material) -> Grounding:
         sentence = _sentence(t0, pos)
         if kind == "ref":
             continue
+        # as written (full-width digits stay full-width), so the mark lands on it
+        shown = text[pos:pos + len(raw)] if t0 is text else raw
         if kind == "date":
             a, b = next((a, b) for a, b in dates if a <= pos < b)
             if a in seen_dates:
@@ -377,7 +379,7 @@ def check_numbers(text: str, material: Material) -> Grounding:
             if _date_key(t[a:b]) in material.dates:
                 g.copied += 1
             else:
-                g.unsupported.append(Unsupported(text=raw, value=v, sentence=sentence, reason="invented",
+                g.unsupported.append(Unsupported(text=shown, value=v, sentence=sentence, reason="invented",
                                                  detail=f"材料中没有这个日期（{t[a:b]}）"))
             continue
         g.numbers += 1
@@ -385,7 +387,7 @@ def check_numbers(text: str, material: Material) -> Grounding:
             if material.year_ok(int(v)):
                 g.copied += 1
             else:
-                g.unsupported.append(Unsupported(text=raw, value=v, sentence=sentence, reason="invented",
+                g.unsupported.append(Unsupported(text=shown, value=v, sentence=sentence, reason="invented",
                                                  detail="材料中没有这个年份"))
             continue
         end = pos + len(raw)
@@ -402,7 +404,7 @@ def check_numbers(text: str, material: Material) -> Grounding:
                 continue
             if want is not None or cell.value is None:
                 shown = "无数值" if want is None else _n(float(want))
-                g.unsupported.append(Unsupported(text=raw, value=v, sentence=sentence, reason="misattributed",
+                g.unsupported.append(Unsupported(text=shown, value=v, sentence=sentence, reason="misattributed",
                                                  detail=f"单元格 {cell.ref} 为 {shown}"
                                                         + (f"（第 {cell.line} 行）" if cell.line else "")))
                 continue
@@ -414,9 +416,9 @@ def check_numbers(text: str, material: Material) -> Grounding:
             continue
         how = material.derive(raw, v, percent, unit)
         if how:
-            g.derived.append(Derived(text=raw, value=v, sentence=sentence, how=how))
+            g.derived.append(Derived(text=shown, value=v, sentence=sentence, how=how))
             continue
-        g.unsupported.append(Unsupported(text=raw, value=v, sentence=sentence, reason="invented"))
+        g.unsupported.append(Unsupported(text=shown, value=v, sentence=sentence, reason="invented"))
     return g
 
 
