@@ -403,9 +403,9 @@ def check_numbers(text: str, material: Material) -> Grounding:
                 g.copied += 1
                 continue
             if want is not None or cell.value is None:
-                shown = "无数值" if want is None else _n(float(want))
+                cell_value = "无数值" if want is None else _n(float(want))
                 g.unsupported.append(Unsupported(text=shown, value=v, sentence=sentence, reason="misattributed",
-                                                 detail=f"单元格 {cell.ref} 为 {shown}"
+                                                 detail=f"单元格 {cell.ref} 为 {cell_value}"
                                                         + (f"（第 {cell.line} 行）" if cell.line else "")))
                 continue
         if not percent and material.copied(v, unit):
