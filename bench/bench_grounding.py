@@ -8,6 +8,8 @@ reviewer sees marked 【未核实】, accepted, removed or kept.
 
     .venv/bin/python bench/bench_grounding.py            # the table; exit status 1 if any check failed
 
+Citations: bad ones cite a line the model was not given, wrong ones a given line that does not hold the number
+the sentence states; both must be removed, good ones (the line holds the number) kept.
 A number planted as misattributed counts only where the report's real cell differs from it (otherwise it is
 no misattribution). The counts are deterministic (no timing); tests/test_llm_grounding.py asserts them.
 """
@@ -67,9 +69,9 @@ def judge(plan: list[dict], output: str, stripped: list[str], truth: dict) -> Co
                 continue
             c[kind] += 1
             c[f"{kind}_accepted" if f"{text}{MARK}" not in seen else f"{kind}_MARKED"] += 1
-        elif kind == "bad_citation":
-            c["bad_citation"] += 1
-            c["bad_citation_removed" if text not in output and text in stripped else "bad_citation_KEPT"] += 1
+        elif kind in ("bad_citation", "wrong_citation"):
+            c[kind] += 1
+            c[f"{kind}_removed" if text not in output and text in stripped else f"{kind}_KEPT"] += 1
         elif kind == "good_citation" and seen is not None:
             c["good_citation"] += 1
             c["good_citation_kept" if text in output else "good_citation_REMOVED"] += 1
@@ -132,19 +134,21 @@ def failures(counts: dict) -> list[str]:
 
 def main() -> int:
     counts = measure()
-    kinds = ["invented", "misstated", "misattributed", "derived", "copied", "bad_citation", "good_citation"]
-    print(f"{'mode':8} {'answers':>7}  " + "  ".join(f"{k:>14}" for k in kinds))
+    kinds = ["invented", "misstated", "misattributed", "derived", "copied", "bad_citation", "wrong_citation",
+             "good_citation"]
+    print(f"{'mode':8} {'answers':>7}  " + "  ".join(f"{k:>14}" for k in kinds))  # noqa: E501
     for mode, c in counts.items():
         cells = []
         for k in kinds:
             ok = c[f"{k}_marked"] if k in ("invented", "misstated", "misattributed") else \
                 c[f"{k}_accepted"] if k in ("derived", "copied") else \
-                c[f"{k}_removed"] if k == "bad_citation" else c[f"{k}_kept"]
+                c[f"{k}_removed"] if k in ("bad_citation", "wrong_citation") else c[f"{k}_kept"]
             extra = c[f"{k}_dropped"]
             cells.append(f"{ok}/{c[k]}" + (f"+{extra}d" if extra else ""))
         print(f"{mode:8} {c['answers']:>7}  " + "  ".join(f"{x:>14}" for x in cells))
     print("invented/misstated/misattributed: marked/planted (+d: the whole answer was replaced by the offline one);"
-          " derived/copied: accepted/planted; bad citations: removed/planted; good citations: kept/planted")
+          " derived/copied: accepted/planted; bad citations (line not given) and wrong ones (the cited line lacks the"
+          " number): removed/planted; good citations: kept/planted")
     bad = failures(counts)
     for b in bad:
         print("FAILED", b)

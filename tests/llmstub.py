@@ -366,7 +366,8 @@ _INVENTED_PCT = (12.5, 13.7, 17.3, 26.9, 31.4, 42.6, 57.1, 68.2)
 
 def _numbers(text: str) -> list[float]:
     import re
-    text = re.sub(r"〔第\s*\d+\s*行〕|第\s*\d+\s*行|(?:19|20)\d\d年|^\s*\[?\d+[.\]]\s", " ", text, flags=re.M)
+    text = re.sub(r"〔第\s*\d+\s*行〕|第\s*\d+\s*行|(?:19|20)\d\d\s*年|\d+\s*月\s*\d+\s*日|^\s*\[?\d+[.\]]\s", " ",
+                  text, flags=re.M)
     return [float(x) for x in re.findall(r"(?<![A-Za-z0-9_.])\d+(?:\.\d+)?(?![A-Za-z0-9_])", text)]
 
 
@@ -393,7 +394,8 @@ class GroundingModel:
                 if r in _ROW_WORDS and (r, col, float(v)) not in cells:
                     cells.append((r, col, float(v)))
         cells = [x for x in cells if x[1] in _COLUMNS]
-        given_lines = sorted({int(n) for n in re.findall(r"〔第(\d+)行〕", text)})
+        given = {int(n): t for n, t in re.findall(r"〔第(\d+)行〕([^\n]*)", text)}
+        given_lines = sorted(given)
         # everything any given number could be combined into (a superset of what the guard accepts as derived)
         present = set(_numbers(text)) | {v for _, _, v in cells}
         derivable: set = set()
@@ -414,13 +416,28 @@ class GroundingModel:
             sentences.append(sentence)
             plan.extend({**it, "sentence": sentence} for it in items)
 
+        def line_with(v: float):
+            return next((n for n in given_lines if v in _numbers(given[n])), None)
+
         if cells:
             r, c, v = cells[0]
-            say(f"{c}{_ROW_WORDS[r]}{int(v)}件。", {"kind": "copied", "text": str(int(v)), "cell": f"{r}/{c}"})
+            n = line_with(v)
+            cite = f"〔第{n}行〕" if n else ""
+            say(f"{c}{_ROW_WORDS[r]}{int(v)}件{cite}。", {"kind": "copied", "text": str(int(v)), "cell": f"{r}/{c}"},
+                *([{"kind": "good_citation", "text": cite}] if cite else []))
             say(f"按另一种理解，{c}{_ROW_WORDS[r]}{int(v) + 1}件。",
                 {"kind": "misstated", "text": str(int(v) + 1), "cell": f"{r}/{c}"})
             other = next(x for x in _COLUMNS if x != c)
             say(f"{other}{_ROW_WORDS[r]}{int(v)}件。", {"kind": "misattributed", "text": str(int(v)), "cell": f"{r}/{other}"})
+        else:
+            def plain(t: str) -> list[float]:  # a count as prose writes it: "…7件", not a year, a date or an article
+                return [float(x) for x in re.findall(r"(?<![\d.])(\d{1,3})\s*件", t)]
+            n = next((n for n in given_lines if plain(given[n])), None)
+            if n:
+                x = plain(given[n])[0]
+                x = int(x) if float(x).is_integer() else x
+                say(f"报告原文写有{x}〔第{n}行〕。", {"kind": "copied", "text": str(x)},
+                    {"kind": "good_citation", "text": f"〔第{n}行〕"})
         pair = {v for _, _, v in cells if v not in (0, 1)}
         if len(pair) < 2:  # no two cells: two numbers of the finding(s) the request gave
             block = re.search(r"审核发现(?:：\n<<<\n|（[^\n]*：\n|的年报数据质量问题[^：]*：)(.*?)(?:\n\n|>>>|\n\[)", text, re.S)
@@ -431,9 +448,11 @@ class GroundingModel:
             d, p = int(a - b) if float(a - b).is_integer() else round(a - b, 4), f"{b / a * 100:.1f}%"
             say(f"两者相差{d}件，后者约为前者的{p}。", {"kind": "derived", "text": str(d)}, {"kind": "derived", "text": p})
         bad_line = (max(given_lines) if given_lines else 0) + 1000
-        good = f"〔第{given_lines[0]}行〕" if given_lines else ""
-        say(f"另有{inv}件申请尚待核实{good}。", {"kind": "invented", "text": str(inv)},
-            *([{"kind": "good_citation", "text": good}] if good else []))
+        cited = {int(x["text"][2:-2]) for x in plan if x["kind"] == "good_citation"}
+        wrong = next((n for n in given_lines if inv not in _numbers(given[n]) and n not in cited), None)
+        wcite = f"〔第{wrong}行〕" if wrong else ""
+        say(f"另有{inv}件申请尚待核实{wcite}。", {"kind": "invented", "text": str(inv)},
+            *([{"kind": "wrong_citation", "text": wcite}] if wcite else []))
         say(f"其中不予公开的比例约为{pct}%〔第{bad_line}行〕。", {"kind": "invented", "text": f"{pct}%"},
             {"kind": "bad_citation", "text": f"〔第{bad_line}行〕"})
         self.stub.planted.append({"kind": kind, "plan": plan})

@@ -182,6 +182,17 @@ def test_bench_grounding_counts():
         assert c["misattributed_marked"] == c["misattributed"] >= 1
         assert c["derived_accepted"] == c["derived"] >= 2
         assert c["bad_citation_removed"] == c["bad_citation"] >= 10
+        if mode != "draft":  # a draft is given no report lines, so every line citation in it is a bad one
+            assert c["wrong_citation_removed"] == c["wrong_citation"] >= 8
+            assert c["good_citation_kept"] == c["good_citation"] >= 4
+
+
+def test_a_citation_to_a_line_without_the_number_is_removed():
+    from review.llm.grounding import verify_line_citations
+    lines = ["依申请公开信息29条。", "全年主动公开信息150余条。"]
+    assert verify_line_citations("共29件〔第1行〕。", lines) == ("共29件〔第1行〕。", [])
+    assert verify_line_citations("共29件〔第2行〕。", lines) == ("共29件。", ["〔第2行〕"])
+    assert verify_line_citations("主动公开做得较好〔第2行〕。", lines)[1] == []  # no number: nothing to verify
 
 
 def test_dates_and_document_numbers():

@@ -436,6 +436,36 @@ def strip_citations(text: str, lines_given: set[int], sources_given: int) -> tup
     return _CITATION.sub(keep, text), stripped
 
 
+def quantities_in(text: str) -> set[float]:
+    """The values of the quantities a text states (not years, dates, line or document numbers)."""
+    t = _CITATION.sub(lambda m: " " * len(m.group(0)), _nfkc(text))
+    dates = _date_spans(t)
+    return {round(v, 6) for raw, v, pos in numbers_in(t) if _kind(t, raw, pos, dates) == "quantity"}
+
+
+def verify_line_citations(text: str, lines: list[str]) -> tuple[str, list[str]]:
+    """Remove a line citation from a sentence whose numbers the cited line does not contain (a citation that
+    points at the wrong line, as kotaemon and paper-qa check the quoted evidence). Sentences without numbers
+    keep their citations."""
+    removed: list[str] = []
+    out = []
+    for piece in re.split(r"(?<=[。！？!?；\n])", text):
+        claims = quantities_in(piece)
+        if claims:
+            def keep(m: re.Match) -> str:
+                n = int(m.group(1)) if m.group(1) else None
+                if n is None or not (1 <= n <= len(lines)):
+                    return m.group(0)
+                if claims & quantities_in(lines[n - 1]) or claims & {round(x, 6) for x in
+                                                                     (v for _, v, _ in numbers_in(lines[n - 1]))}:
+                    return m.group(0)
+                removed.append(m.group(0))
+                return ""
+            piece = _CITATION.sub(keep, piece)
+        out.append(piece)
+    return "".join(out), removed
+
+
 def citations_in(text: str) -> list[str]:
     return [m.group(0) for m in _CITATION.finditer(text)]
 

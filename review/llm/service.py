@@ -31,7 +31,7 @@ from review.llm.calls import Caller, CallFailed, failure_note
 from review.llm.config import LLMConfig, make_chat_model
 from review.llm.draft import materials as draft_materials, offline_items, promise_phrase, sanitize
 from review.llm.grounding import (Grounding, Material, cells_of, check_numbers, citations_in, cited_line, mark,
-                                  strip_citations)
+                                  strip_citations, verify_line_citations)
 from review.llm.offline import GUIDE, answer_cells, cells_for_question, explain_offline
 from review.llm.prompts import load_prompt
 from review.llm.safety import as_data, denial
@@ -276,8 +276,9 @@ class _Checker:
 
     def text(self, text: str) -> str:
         clean, stripped = strip_citations(text, self.given, self.n_sources)
+        clean, wrong = verify_line_citations(clean, self.lines)
         g = check_numbers(clean, self.material)
-        g.stripped_citations = stripped
+        g.stripped_citations = stripped + wrong
         self.grounding.extend(g)
         for c in citations_in(clean):
             shown = self.show(c)
