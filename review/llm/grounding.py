@@ -17,7 +17,6 @@ citations the model did not ground); a kept one can be expanded with the cited l
 """
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from typing import Iterable, Optional

@@ -29,14 +29,13 @@ from review.llm import tokens
 from review.llm.cache import LLMCache
 from review.llm.calls import Caller, CallFailed, failure_note
 from review.llm.config import LLMConfig, make_chat_model
-from review.llm.draft import materials as draft_materials, offline_items, promise_phrase, sanitize
+from review.llm.draft import materials as draft_materials, offline_items, sanitize
 from review.llm.grounding import (Grounding, Material, cells_of, check_numbers, citations_in, cited_line, mark,
                                   strip_citations, verify_line_citations)
 from review.llm.offline import GUIDE, answer_cells, cells_for_question, explain_offline
 from review.llm.prompts import load_prompt
 from review.llm.safety import as_data, denial
-from review.llm.schemas import (ChatAnswer, DraftItem, DraftText, Explanation, ExplanationText, Part5Draft,
-                                SourceRef)
+from review.llm.schemas import ChatAnswer, DraftItem, DraftText, Explanation, ExplanationText, Part5Draft
 from review.models import Finding, Report, ReviewResult
 from review.rules import REGISTRY
 from review.rules.crossyear import PART5_LIMIT, _grams, repetition
@@ -363,8 +362,8 @@ class ChatSession:
         if not self.a.online:
             text = _offline_chat(self.rv, question)
             self.last = ChatAnswer(text=text, mode="offline", note="未配置大模型：根据审核发现和表格数值回答",
-                                   citations=_Checker(Material(), given, 0, self.rv.report.lines).kept)
-            self.last.citations = [_show_line(c, self.rv.report.lines) for c in dict.fromkeys(citations_in(text))]
+                                   citations=[_show_line(c, self.rv.report.lines)
+                                              for c in dict.fromkeys(citations_in(text))])
             self.history += [{"role": "user", "content": question}, {"role": "assistant", "content": text}]
             yield text
             return
