@@ -178,3 +178,9 @@ def test_a_model_draft_keeps_at_most_one_data_quality_problem(tmp_path, llm_stub
                          "plan": [{"text": "建立依申请公开台账。", "sources": [1]}]})
     d = a.draft(rv)
     assert d.mode == "llm" and [it.text for it in d.problems] == ["表三自然人列不平。", "政务新媒体信息更新不及时。"]
+
+
+def test_sanitize_keeps_the_agencys_own_name():
+    from review.llm.draft import sanitize
+    out = sanitize("硚口区行政审批局加强学习；鄂州市行政审批局的做法；我局将", ["鄂州市行政审批局"], "硚口区行政审批局")
+    assert out == "硚口区行政审批局加强学习；本机关的做法；本机关将"

@@ -138,7 +138,7 @@ def sanitize(text: str, others: list[str], own: Optional[str]) -> str:
     for name in sorted({o for o in others if o and (not own or norm(o) != norm(own))}, key=len, reverse=True):
         out = out.replace(name, "本机关")
         short = re.sub(r"^.{1,8}?(?:省|市|区|县)", "", name)
-        if len(short) >= 4 and short != name:
+        if len(short) >= 4 and short != name and not (own and short in own):
             out = out.replace(short, "本机关")
     return _SELF.sub("本机关", out)
 

@@ -162,6 +162,13 @@ class Assistant:
         mats, prior = draft_materials(rv.result, rv.report.lines, self.history, self.store)
         problems, measures, plan = offline_items(rv.result, rv.report.lines, mats, prior)
         others = [x.ref.agency for x in mats if x.role == "other" and x.ref.agency]
+        if self.store is not None and hasattr(self.store, "list"):  # any agency the store knows, not only those used
+            from review.agency import same_agency
+            try:
+                others += [r.agency for r in self.store.list()
+                           if r.agency and not (m.agency and same_agency(r.agency, m.agency))]
+            except Exception:  # noqa: BLE001 - a broken store must not stop a draft
+                pass
         draft = Part5Draft(source=rv.result.source, agency=m.agency, year=m.year, problems=problems,
                            measures=measures, plan=plan, materials=[x.ref for x in mats], mode="offline",
                            note="未配置大模型：草稿由年报自身内容、上年承诺和检索到的同类材料按模板拼成，请审核人员修改")
