@@ -6,10 +6,12 @@ down) and by the rules (to check them). A cell is addressed as (row, column) for
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import localcontext
 from functools import lru_cache
 from typing import Iterable, Optional
 
 from review.templates import Template, template
+from review.text import EXACT, Exact, half_width
 
 Key = tuple[str, str]
 
@@ -98,22 +100,31 @@ def _appeal_equations(fmt: str) -> list[Equation]:
     return out
 
 
-def solve(eq: Equation, values: dict[Key, Optional[float]]) -> Optional[tuple[Key, float]]:
-    """If exactly one cell of `eq` is unknown (None) and the rest are numbers, the value it must have."""
+def solve(eq: Equation, values: dict[Key, Optional[Exact]]) -> Optional[tuple[Key, Exact]]:
+    """If exactly one cell of `eq` is unknown (None) and the rest are numbers, the value it must have (exact:
+    ints and Decimals in, an int or a Decimal out)."""
     unknown = [k for k in eq.cells if values.get(k) is None]
     if len(unknown) != 1:
         return None
     k = unknown[0]
-    lhs = sum(values[x] for x in eq.lhs if x != k)
-    rhs = sum(values[x] for x in eq.rhs if x != k)
-    return k, (rhs - lhs) if k in eq.lhs else (lhs - rhs)
+    with localcontext(EXACT):
+        lhs = sum(values[x] for x in eq.lhs if x != k)
+        rhs = sum(values[x] for x in eq.rhs if x != k)
+        return k, (rhs - lhs) if k in eq.lhs else (lhs - rhs)
 
 
-def holds(eq: Equation, values: dict[Key, Optional[float]]) -> Optional[bool]:
-    """True/False when every cell is a number; None when some cell is not (not assessable)."""
+def holds(eq: Equation, values: dict[Key, Optional[Exact]]) -> Optional[bool]:
+    """True/False when every cell is a number; None when some cell is not (not assessable).
+
+    Exact arithmetic: counts (ints) must add up exactly. A number written with decimals stands for the interval
+    its rounding allows (Arelle's Calculations 1.1): the equation fails only when no choice of values within
+    those intervals reconciles the two sides, i.e. when |lhs - rhs| exceeds the sum of the half-widths."""
     if any(values.get(k) is None for k in eq.cells):
         return None
-    return abs(sum(values[k] for k in eq.lhs) - sum(values[k] for k in eq.rhs)) < 1e-9
+    with localcontext(EXACT):
+        gap = abs(sum(values[k] for k in eq.lhs) - sum(values[k] for k in eq.rhs))
+        slack = sum(half_width(values[k]) for k in eq.cells)
+        return gap <= slack
 
 
 def touching(eqs: Iterable[Equation], key: Key) -> list[Equation]:

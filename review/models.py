@@ -4,10 +4,11 @@ Data flows one way: bytes -> Document (ingest) -> Report (extract) -> findings (
 """
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import Enum
-from typing import Optional, Union
+from typing import Annotated, Optional, Union
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
 
 class ReviewError(Exception):
@@ -71,7 +72,26 @@ class CellState(str, Enum):
     inferred = "inferred"
 
 
-Number = Union[int, float]
+def _json_number(v: Decimal) -> Union[int, float]:
+    """A Decimal in the JSON output: a JSON number, never a string. A whole number is written as an integer (exact
+    at any size); a fraction as the nearest double (17 significant digits are more than any report writes)."""
+    if v.is_finite() and v == v.to_integral_value():
+        return int(v)
+    return float(v)
+
+
+def _exact_in(v):
+    """Numbers read back (JSON, Python) stay exact: a float goes through its shortest repr to a Decimal."""
+    if isinstance(v, float):
+        return Decimal(repr(v))
+    return v
+
+
+# Exact numbers (review.text.parse_number): int for whole numbers, Decimal for those written with a decimal point;
+# in JSON both are numbers.
+ExactDecimal = Annotated[Decimal, PlainSerializer(_json_number, return_type=Union[int, float], when_used="json"),
+                        WithJsonSchema({"type": "number"})]
+Number = Annotated[Union[int, ExactDecimal], BeforeValidator(_exact_in)]
 
 
 class Cell(BaseModel):

@@ -7,6 +7,7 @@ import re
 import unicodedata
 from functools import lru_cache
 from dataclasses import dataclass
+from decimal import Context, Decimal
 from typing import Optional, Union
 
 _WS = re.compile(r"\s+")
@@ -29,7 +30,12 @@ def norm_keep_space(s: str) -> str:
 
 NA_TOKENS = {"/", "-", "--", "---", "无", "不适用", "n/a", "na", "不涉及", "\\", "／", "——", "-/-", "×"}
 UNITS = {"件": 1, "条": 1, "个": 1, "项": 1, "起": 1, "次": 1, "宗": 1, "人次": 1,
-         "元": 1e-4, "万元": 1, "亿元": 1e4, "万": 1, "亿": 1e4}
+         "元": Decimal("0.0001"), "万元": 1, "亿元": 10_000, "万": 1, "亿": 10_000}
+# Numbers are exact from the text to the identities: a count is an int, a number written with a decimal point is a
+# Decimal that keeps the digits as written (its exponent is the written precision), never a binary float.
+Exact = Union[int, Decimal]
+# Arithmetic on exact numbers: wide enough that no sum or unit conversion of 40-character numbers rounds.
+EXACT = Context(prec=100)
 _NUM = re.compile(
     r"^(?P<sign>[+-]?)(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"
     r"(?P<unit>人次|万元|亿元|件|条|个|项|起|次|宗|元|万|亿)?$")
@@ -40,7 +46,7 @@ _UNIT_SPACE = re.compile(r"(?<=\d)\s+(?=(?:人次|万元|亿元|件|条|个|项|
 
 @dataclass(frozen=True)
 class Num:
-    value: Union[int, float]
+    value: Exact
     unit: Optional[str]
     raw: str
 
@@ -61,7 +67,7 @@ def parse_number(raw: str) -> Optional[Num]:
     if not m:
         return None
     text = m.group("num").replace(",", "")
-    value: Union[int, float] = float(text) if "." in text else int(text)
+    value: Exact = Decimal(text) if "." in text else int(text)
     if m.group("sign") == "-":
         value = -value
     return Num(value, m.group("unit"), raw)
@@ -71,10 +77,34 @@ def is_na(raw: str) -> bool:
     return norm(raw).lower() in NA_TOKENS
 
 
-def to_wan(value: Union[int, float], unit: Optional[str]) -> float:
-    """An amount in 万元, given the unit written beside it (none: already 万元)."""
+def to_wan(value: Union[Exact, float], unit: Optional[str]) -> Exact:
+    """An amount in 万元, given the unit written beside it (none: already 万元), exactly: 75394432.52元 is
+    Decimal("7539.443252"), whose exponent still says how precisely it was written."""
     factor = UNITS.get(unit or "万元", 1)
-    return round(value * factor, 10)
+    if isinstance(value, float):  # a caller's float: through its shortest repr, never its binary expansion
+        value = Decimal(repr(value))
+    if factor == 1:
+        return value
+    return EXACT.multiply(value if isinstance(value, Decimal) else Decimal(value), factor)
+
+
+def is_integral(value) -> bool:
+    """True for a whole number, however it is typed (int, Decimal("5.0"), 5.0)."""
+    if isinstance(value, int):
+        return True
+    if isinstance(value, Decimal):
+        return value.is_finite() and value == value.to_integral_value()
+    return float(value).is_integer()
+
+
+def half_width(value) -> Decimal:
+    """How far the true value may lie from the written one (Calculations 1.1): an integer is exact (counts are
+    whole numbers); a Decimal written with d decimals stands for [v - 0.5·10^-d, v + 0.5·10^-d]."""
+    if isinstance(value, Decimal) and value.is_finite():
+        exp = value.as_tuple().exponent
+        if exp < 0:
+            return Decimal((0, (5,), exp - 1))
+    return Decimal(0)
 
 
 _CN_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}

@@ -21,7 +21,7 @@ from review.extract.tokens import Tok
 from review.identities import Equation, application_equations, holds, solve
 from review.models import AppealCell, ApplicationCell, CellState, DisclosureCell, TableSpan
 from review.templates import Block, Column, Template, templates
-from review.text import norm, to_wan
+from review.text import Exact, is_integral, norm, to_wan
 
 _BLOCK = re.compile(r"第二十条第\(?([一二三四五六七八九十]+)\)?项")
 _CN_NUM = {"一": "1", "二": "2", "三": "3", "四": "4", "五": "5", "六": "6", "七": "7", "八": "8", "九": "9", "十": "10"}
@@ -43,7 +43,7 @@ class RowRead:
 
 # ----------------------------------------------------------------------------- helpers
 
-def _value_cell(tok: Tok, col: Column) -> tuple[CellState, Optional[float], Optional[Tok], Optional[str]]:
+def _value_cell(tok: Tok, col: Column) -> tuple[CellState, Optional[Exact], Optional[Tok], Optional[str]]:
     if tok.kind == "num":
         value = tok.num.value
         if col.kind == "amount":
@@ -359,7 +359,7 @@ def _infer(placed: dict, cols: list[str], eqs: list[Equation], values: dict) -> 
             found = {s[1] for e in eqs if key in e.cells for s in [solve(e, values)] if s and s[0] == key}
             if len(found) == 1:
                 v = found.pop()
-                if v >= 0 and float(v).is_integer():
+                if v >= 0 and is_integral(v):
                     cells[j] = (CellState.inferred, int(v), tok,
                                 f"原文无法识别；由勾稽关系推得 {int(v)}")
                     # inferred values are not fed back: no chain of guesses

@@ -3,6 +3,7 @@ and a function of the extracted report (and, for cross-year rules, last year's) 
 from __future__ import annotations
 
 import hashlib
+from decimal import Decimal
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
@@ -106,6 +107,9 @@ def fmt_value(c: Optional[Cell]) -> str:
 
 def num_text(v) -> str:
     """A number as written in a message: integers plainly, decimals without trailing zeros."""
+    if isinstance(v, Decimal):  # exact: every written digit, no exponent form
+        text = format(v, "f")
+        return text.rstrip("0").rstrip(".") if "." in text else text
     if isinstance(v, float):
         return f"{v:.6f}".rstrip("0").rstrip(".") if not v.is_integer() else str(int(v))
     return str(v)

@@ -8,6 +8,7 @@ from review.identities import Equation, appeal_equations, application_equations,
 from review.models import CellState
 from review.templates import template
 from review.rules.base import Context, Rule, evidence_of, fmt_value, num_text, rule
+from review.text import is_integral
 
 TABLE_ZH = {"disclosure": "表二（主动公开）", "applications": "表三（依申请公开）", "appeals": "表四（复议诉讼）"}
 _NUMERIC = (CellState.number,)
@@ -114,7 +115,7 @@ def count_invalid(r: Rule, ctx: Context):
         kind = _column_kind(ctx, table, c.column)
         v = c.value
         bad = None
-        if kind in ("count", "delta") and not float(v).is_integer():
+        if kind in ("count", "delta") and not is_integral(v):
             bad = "件数应为整数"
         elif kind in ("count", "amount") and v < 0:
             bad = "不应为负数"

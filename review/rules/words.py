@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from dataclasses import dataclass
 from typing import Optional
 
 from review.models import CellState, Evidence
 from review.rules.base import Context, Rule, evidence_of, fmt_value, num_text, rule
-from review.text import norm, to_wan
+from review.text import half_width, norm, to_wan
 
 _LEAD = r"(?:共计|合计|总计|累计|共|为|达到|达)*"
 _NUM = r"(?P<num>\d[\d,]*(?:\.\d+)?)"
@@ -39,8 +40,9 @@ _TOPIC_WORDS = ("行政事业性收费", "行政许可", "行政处罚", "政府
 _SUBSET = ("其中", "涉及", "同比", "增长", "减少", "较上年", "去年")
 
 
-def _precision(raw: str) -> float:
-    return 0.5 * 10 ** -(len(raw.split(".")[1]) if "." in raw else 0)
+def _precision(raw: str) -> Decimal:
+    """Half a unit of the last digit written: the rounding a number written this way allows."""
+    return Decimal((0, (5,), -(len(raw.split(".")[1]) if "." in raw else 0) - 1))
 
 
 @rule("words-vs-tables", "error", "正文数字与表格数字一致（统一换算单位后）", "《条例》第五十条；年报内容应准确一致",
@@ -70,7 +72,7 @@ def _cell(ctx: Context, claim: Claim, key) -> Optional[object]:
 
 def _compare(r: Rule, ctx: Context, claim: Claim, m: re.Match, line: int):
     raw, unit = m.group("num").replace(",", ""), m.group("unit")
-    said = float(raw)
+    said = Decimal(raw) if "." in raw else int(raw)  # exact, as written
     cells = [(k, c) for k in claim.cells for c in [_cell(ctx, claim, k)] if c is not None]
     if not cells:
         return None  # the table has no such cell (e.g. 2019 format has no fee amount): nothing is restated
@@ -87,7 +89,9 @@ def _compare(r: Rule, ctx: Context, claim: Claim, m: re.Match, line: int):
         said_wan = to_wan(said, unit)
         tol_text = to_wan(_precision(raw), unit)
         for k, c in usable:
-            if abs(said_wan - c.value) <= tol_text + _precision(c.raw or str(c.value)):
+            # the cell's own rounding: its written decimals (kept through unit conversion), or half a 万元
+            tol_cell = half_width(c.value) if isinstance(c.value, Decimal) else Decimal("0.5")
+            if abs(said_wan - c.value) <= tol_text + tol_cell:
                 return None
         k, c = usable[0]
         ratio = said_wan / c.value if c.value else None
@@ -96,12 +100,12 @@ def _compare(r: Rule, ctx: Context, claim: Claim, m: re.Match, line: int):
                          f"表二“{k[0]}/{k[1]}”为 {num_text(c.value)} 万元{times}。", key=key, table=claim.table, cells=[ref],
                          line=line, severity=claim.severity,
                          evidence=[ev_text, evidence_of(c, f"{k[0]}/{k[1]}")])
-    if any(abs(said - c.value) < 1e-9 for _, c in usable):
+    if any(said == c.value for _, c in usable):
         return None
     if claim.table == "applications":
         apps = ctx.applications()
         one, two = apps.get(("一", "总计")), apps.get(("二", "总计"))
-        if one and two and one.value is not None and two.value is not None and abs(one.value + two.value - said) < 1e-9:
+        if one and two and one.value is not None and two.value is not None and one.value + two.value == said:
             return None
     shown = "；".join(f"“{k[0]}/{k[1]}”为 {fmt_value(c)}" for k, c in usable)
     return r.finding(f"正文第 {line} 行称“{m.group(0)}”，而表格中{shown}。", key=key, table=claim.table, cells=[ref],
