@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import zipfile
 from io import BytesIO
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Callable, Union
 
 from review.models import Document, IngestError
 
-from . import docx, html, pdf, text
+from . import docx, html, limits, pdf, text
 from ._common import Parsed
 
 _READERS: dict[str, Callable[[bytes, str], Parsed]] = {
@@ -48,10 +49,15 @@ def load(source: Union[str, os.PathLike, bytes], name: str | None = None) -> Doc
         )
     kind = _kind(data, name)
     try:
-        parsed = _READERS[kind](data, name)
-    except IngestError:
-        raise
+        with limits.deadline():
+            parsed = _READERS[kind](data, name)
+        limits.check_lines(len(parsed.lines))
     except Exception as exc:  # a library failed in a way the reader did not foresee
+        over = limits.limit_in_chain(exc)  # a limit passed inside a reader's own error handling
+        if over is not None:
+            raise over.with_source(name) from None
+        if isinstance(exc, IngestError):
+            raise
         raise IngestError(
             f"无法读取该 {kind} 文件（{type(exc).__name__}: {exc}）：文件可能已损坏，请重新导出后再提交",
             f"Cannot read this {kind} file ({type(exc).__name__}: {exc}): "
@@ -74,11 +80,21 @@ def load(source: Union[str, os.PathLike, bytes], name: str | None = None) -> Doc
 
 def _read_source(source, name: str | None) -> tuple[bytes, str]:
     if isinstance(source, (bytes, bytearray, memoryview)):
+        try:
+            limits.check_size(len(source))
+        except limits.LimitError as e:
+            raise e.with_source(name or "<bytes>") from None
         return bytes(source), name or "<bytes>"
     name = name or str(source)
     try:
-        return Path(source).read_bytes(), name
+        return _read_regular(Path(source), name), name
     except FileNotFoundError:
+        if os.path.islink(source):
+            raise IngestError(
+                f"符号链接指向的文件不存在（{os.readlink(source)}）：请检查链接或改用原文件",
+                f"The symbolic link points to a missing file ({os.readlink(source)}): fix the link or use the file",
+                source=name,
+            ) from None
         raise IngestError(
             "找不到文件：请检查路径是否正确", "File not found: check the path", source=name
         ) from None
@@ -94,6 +110,30 @@ def _read_source(source, name: str | None) -> tuple[bytes, str]:
             f"Cannot read the file ({exc.strerror or exc}): check its permissions",
             source=name,
         ) from None
+
+
+def _read_regular(path: Path, name: str) -> bytes:
+    """The bytes of a regular file, at most the size limit. The type is checked before opening, so a FIFO, a
+    device (/dev/zero) or a socket is refused at once instead of blocking or reading forever."""
+    st = os.stat(path)  # follows links: a link to /dev/zero is a device
+    if stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(str(path))
+    if not stat.S_ISREG(st.st_mode):
+        what = ("命名管道（FIFO）", "a named pipe (FIFO)") if stat.S_ISFIFO(st.st_mode) else \
+            ("设备文件", "a device") if (stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)) else \
+            ("套接字等特殊文件", "a socket or other special file")
+        raise IngestError(f"这不是普通文件，而是{what[0]}：不能作为年报读取，请提交报告文件本身",
+                          f"This is not a regular file but {what[1]}: it cannot be read as a report; "
+                          "submit the report file itself", source=name)
+    cap = limits.current().max_file_bytes
+    try:
+        limits.check_size(st.st_size)
+        with open(path, "rb", opener=lambda p, f: os.open(p, f | os.O_NONBLOCK)) as f:
+            data = f.read(cap + 1)  # bounded: a file that grows while it is read is still refused
+        limits.check_size(len(data))
+    except limits.LimitError as e:
+        raise e.with_source(name) from None
+    return data
 
 
 def _kind(data: bytes, name: str) -> str:

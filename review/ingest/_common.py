@@ -6,8 +6,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
-import charset_normalizer
-
 from review.models import Grid, IngestError
 
 # Byte-order marks, longest first (the UTF-32 LE mark starts with the UTF-16 LE one).
@@ -62,32 +60,40 @@ def clean(text: str, wrapped: bool = False) -> str:
 
 
 def decode(data: bytes, name: str) -> tuple[str, str]:
-    """Decode text bytes: BOM, then strict UTF-8, then strict GB18030, then charset-normalizer."""
+    """Decode text bytes: a BOM; UTF-16 without a BOM (its zero bytes); strict UTF-8; then GB18030 or Big5, whichever
+    reads as common characters (see review.ingest.text.guess_cjk). A text no encoding reads plausibly is refused
+    ("无法确定编码"), never reviewed as garbled text."""
+    from .text import guess_cjk, guess_utf16
+
     for bom, codec in _BOMS:
         if data.startswith(bom):
             try:
                 return data.decode(codec), codec
             except UnicodeDecodeError:
                 break
+    utf16 = guess_utf16(data)
+    if utf16 is not None:
+        return utf16
     if b"\x00" in data:
         raise IngestError(
             "文件含有二进制内容，不是文本文件：请确认文件类型，或另存为 .txt（UTF-8 编码）",
             "The file holds binary data and is not text: check its type or save it as UTF-8 .txt",
             source=name,
         )
-    for codec in ("utf-8", "gb18030"):
-        try:
-            return data.decode(codec), codec
-        except UnicodeDecodeError:
-            pass
-    best = charset_normalizer.from_bytes(data).best()
-    if best is None:
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    found = guess_cjk(data)
+    if found is None:
         raise IngestError(
-            "无法识别文件的文字编码：请另存为 UTF-8 编码的文本后再提交",
-            "Cannot tell the text encoding of the file: save it as UTF-8 text and try again",
+            "无法确定编码：文件不是 UTF-8、GB18030/GBK、Big5 或 UTF-16 编码的可读文字，"
+            "请另存为 UTF-8 编码的文本后再提交",
+            "Cannot determine the text encoding (not readable as UTF-8, GB18030/GBK, Big5 or UTF-16): "
+            "save it as UTF-8 text and try again",
             source=name,
         )
-    return str(best), best.encoding
+    return found
 
 
 # A cell placed in a table: (row, column, rows spanned, columns spanned, text).

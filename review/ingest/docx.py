@@ -11,6 +11,7 @@ from docx.text.paragraph import Paragraph
 
 from review.models import IngestError
 
+from . import limits
 from ._common import Parsed, clean, make_grid
 
 _P, _TBL, _TR, _TC = qn("w:p"), qn("w:tbl"), qn("w:tr"), qn("w:tc")
@@ -31,7 +32,11 @@ def read(data: bytes, name: str) -> Parsed:
             source=name,
         ) from exc
     out = Parsed()
+    max_lines = limits.current().max_lines
     for block in _blocks(document.element.body):
+        limits.tick()
+        if len(out.lines) > max_lines:
+            limits.check_lines(len(out.lines))
         if block.tag == _P:
             for line in Paragraph(block, None).text.split("\n"):
                 out.add_line(line)
@@ -53,6 +58,7 @@ def _check_package(data: bytes, name: str) -> None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as package:
             has_body = "word/document.xml" in package.namelist()
+            limits.check_zip(package.infolist())  # sizes and ratios, before anything is decompressed
     except zipfile.BadZipFile:
         has_body = None
     if not has_body:
@@ -80,10 +86,13 @@ def _grid(tbl) -> tuple[list[list[str]], list[list[bool]]]:
     placed: list[list] = []  # [row, column, rows, columns, text], rows grown by vMerge
     open_cells: dict[int, list] = {}  # start column -> the placed cell a vMerge may continue
     n_rows = n_cols = 0
+    budget = limits.CellBudget()
     for r, tr in enumerate(tbl.iterchildren(_TR)):
-        c = _prop_int(tr, "w:trPr/w:gridBefore", 0)
+        limits.tick()
+        c = limits.span(_prop_int(tr, "w:trPr/w:gridBefore", 0))
         for tc in tr.iterchildren(_TC):
-            width = _prop_int(tc, "w:tcPr/w:gridSpan", 1)
+            width = max(1, limits.span(_prop_int(tc, "w:tcPr/w:gridSpan", 1)))
+            budget.take(width)
             above = open_cells.get(c)
             if _continues(tc) and above is not None and above[0] + above[2] == r:
                 above[2] += 1
@@ -92,6 +101,7 @@ def _grid(tbl) -> tuple[list[list[str]], list[list[bool]]]:
                 placed.append(open_cells[c])
             c += width
         n_rows, n_cols = r + 1, max(n_cols, c)
+    limits.check_table(n_rows, n_cols)  # before the grid is built: rows x columns bounded
     return make_grid([tuple(cell) for cell in placed], n_rows, n_cols)
 
 

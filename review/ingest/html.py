@@ -7,6 +7,7 @@ import re
 from bs4 import BeautifulSoup
 from bs4.element import NavigableString, PreformattedString, Tag
 
+from . import limits
 from ._common import Parsed, Placed, clean, decode, make_grid
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.I)
@@ -114,17 +115,22 @@ def _grid(table: Tag) -> tuple[list[list[str]], list[list[bool]]]:
     trs = _own(table, "tr")
     placed: list[Placed] = []
     taken: set[tuple[int, int]] = set()
+    budget = limits.CellBudget()  # a span bomb is refused before `taken` grows past the table-size limit
+    max_span = limits.current().max_span
     for r, tr in enumerate(trs):
+        limits.tick()
         c = 0
         for cell in tr.find_all(["td", "th"], recursive=False):
             while (r, c) in taken:
                 c += 1
-            n_r = _span(cell.get("rowspan"), 65534) or len(trs) - r  # rowspan=0: to the end
-            n_c = _span(cell.get("colspan"), 1000) or 1
+            n_r = min(_span(cell.get("rowspan"), 65534) or len(trs) - r, len(trs) - r)  # rowspan=0: to the end
+            n_c = _span(cell.get("colspan"), max_span) or 1
+            budget.take(n_r * n_c)
             placed.append((r, c, n_r, n_c, _cell_text(cell)))
             taken.update((i, j) for i in range(r, min(r + n_r, len(trs))) for j in range(c, c + n_c))
             c += n_c
     n_cols = max((c + n_c for _, c, _, n_c, _ in placed), default=0)
+    limits.check_table(len(trs), n_cols)
     return make_grid(placed, len(trs), n_cols)
 
 

@@ -12,6 +12,7 @@ from pdfminer.pdfdocument import PDFEncryptionError
 
 from review.models import IngestError
 
+from . import limits
 from ._common import Parsed, Placed, clean, make_grid, wrap_glue
 
 # A bare page number: "3", "- 3 -", "第 3 页", "第3页 共9页", "3/9", "Page 3 of 9".
@@ -61,8 +62,9 @@ def read(data: bytes, name: str) -> Parsed:
     except Exception as exc:
         raise _open_error(exc, name) from exc
     with pdf:
+        limits.check_pages(len(pdf.pages))  # before any page is read
         try:
-            pages = [_read_page(page, number) for number, page in enumerate(pdf.pages, 1)]
+            pages = [_read_page(page, number) for number, page in enumerate(pdf.pages, 1) if limits.tick() is None]
         except Exception as exc:
             raise _open_error(exc, name) from exc
         out = Parsed(pages=len(pdf.pages))

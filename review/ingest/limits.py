@@ -1,0 +1,213 @@
+"""Limits at ingest: a hostile or broken file is refused fast, with bounded memory, and a message in Chinese and
+English saying which limit it passed and how to change it.
+
+Every limit is read from the environment when a file is read, so a service can be configured without code:
+
+    REVIEW_MAX_FILE_MB        100     size of one input file
+    REVIEW_MAX_UNZIPPED_MB    200     DOCX: everything in the package, decompressed
+    REVIEW_MAX_ZIP_RATIO      200     DOCX: decompressed / compressed size of one member (over 1 MB)
+    REVIEW_MAX_TABLE_CELLS    200000  rows × columns of one table, merged cells expanded
+    REVIEW_MAX_SPAN           1000    a colspan / rowspan / gridSpan value (larger values are clamped to it)
+    REVIEW_MAX_DEPTH          200     nesting depth of HTML elements / tables in tables
+    REVIEW_MAX_PAGES          200     PDF pages
+    REVIEW_MAX_LINES          200000  text lines (paragraphs, table rows) of one file
+    REVIEW_MAX_SECONDS        60      time to read one file
+
+The readers call these at narrow points (the zip directory before anything is decompressed, a table's size
+before its grid is built, the page count before pages are read, a deadline between pages and blocks).
+"""
+from __future__ import annotations
+
+import contextvars
+import os
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from typing import Iterator, Optional
+
+from review.models import IngestError
+
+_MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_file_mb: float = 100
+    max_unzipped_mb: float = 200
+    max_zip_ratio: float = 200
+    max_table_cells: int = 200_000
+    max_span: int = 1000
+    max_depth: int = 200
+    max_pages: int = 200
+    max_lines: int = 200_000
+    max_seconds: float = 60
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * _MB)
+
+
+ENV = {f.name: "REVIEW_" + f.name.upper() for f in fields(Limits)}
+
+
+def current() -> Limits:
+    """The limits in force: the defaults, overridden by REVIEW_MAX_* environment variables (bad values ignored)."""
+    kw = {}
+    for f in fields(Limits):
+        raw = os.environ.get(ENV[f.name], "").strip()
+        if raw:
+            try:
+                value = float(raw)
+            except ValueError:
+                continue
+            if value > 0:
+                kw[f.name] = int(value) if f.type in (int, "int") else value
+    return Limits(**kw)
+
+
+class LimitError(IngestError):
+    """A file over one of the limits. `limit` is the Limits field it passed."""
+
+    def __init__(self, zh: str, en: str, limit: str, source: Optional[str] = None):
+        self.limit = limit
+        super().__init__(zh, en, source)
+
+    def with_source(self, source: str) -> "LimitError":
+        if self.source:
+            return self
+        return LimitError(self.zh, self.en, self.limit, source)
+
+
+def over(limit: str, what_zh: str, what_en: str, value, cap) -> LimitError:
+    env = ENV[limit]
+    return LimitError(f"{what_zh}（{value}）超过上限 {cap}，已拒绝读取：文件可能已损坏或为恶意构造；"
+                      f"如确为正常年报，请拆分文件或调高环境变量 {env}",
+                      f"{what_en} ({value}) is over the limit of {cap}: the file was refused (it may be corrupt "
+                      f"or hostile); if it is a genuine report, split it or raise {env}", limit)
+
+
+# ---------------------------------------------------------------------------------------------- checks
+
+def check_size(size: int) -> None:
+    lim = current()
+    if size > lim.max_file_bytes:
+        raise over("max_file_mb", "文件大小", "The file size", f"{size / _MB:.1f} MB", f"{lim.max_file_mb:g} MB")
+
+
+def check_zip(infos) -> None:
+    """A DOCX package's members (zipfile.ZipInfo), from its directory, before anything is decompressed. The
+    directory's sizes bound what zipfile will decompress (it stops at file_size and checks the CRC)."""
+    lim = current()
+    total = 0
+    for m in infos:
+        total += m.file_size
+        ratio = m.file_size / max(m.compress_size, 1)
+        if m.file_size > _MB and ratio > lim.max_zip_ratio:
+            raise over("max_zip_ratio", f"压缩包成员“{m.filename[:60]}”的压缩比", f"The compression ratio of "
+                       f"member {m.filename[:60]!r}", f"{ratio:.0f}", f"{lim.max_zip_ratio:g}")
+        if total > lim.max_unzipped_mb * _MB:
+            raise over("max_unzipped_mb", "解压后的大小", "The decompressed size", f"> {total / _MB:.0f} MB",
+                       f"{lim.max_unzipped_mb:g} MB")
+
+
+def span(value: int) -> int:
+    """A colspan/rowspan/gridSpan clamped to the limit (no real table spans more; a bomb gets no memory)."""
+    return max(0, min(value, current().max_span))
+
+
+def check_table(rows: int, cols: int) -> None:
+    lim = current()
+    if rows * cols > lim.max_table_cells:
+        raise over("max_table_cells", f"表格大小（{rows} 行 × {cols} 列）", f"The table size ({rows} rows x {cols} "
+                   "columns)", f"{rows * cols} 个单元格 cells", lim.max_table_cells)
+
+
+class CellBudget:
+    """Counts the grid positions a table's merged cells cover while they are placed: refused past the limit, so a
+    span bomb is stopped after at most max_table_cells positions, not after gigabytes."""
+
+    def __init__(self) -> None:
+        self.left = current().max_table_cells
+
+    def take(self, n: int) -> None:
+        self.left -= n
+        if self.left < 0:
+            lim = current().max_table_cells
+            raise over("max_table_cells", "表格合并单元格展开后的大小", "The table size with merged cells expanded",
+                       f"> {lim}", lim)
+
+
+def check_depth(depth: int) -> None:
+    lim = current()
+    if depth > lim.max_depth:
+        raise over("max_depth", "元素嵌套层数", "The nesting depth", depth, lim.max_depth)
+
+
+def check_pages(pages: int) -> None:
+    lim = current()
+    if pages > lim.max_pages:
+        raise over("max_pages", "PDF 页数", "The page count", pages, lim.max_pages)
+
+
+def check_lines(lines: int) -> None:
+    lim = current()
+    if lines > lim.max_lines:
+        raise over("max_lines", "文本行数（段落、表格行）", "The number of lines (paragraphs, table rows)", lines,
+                   lim.max_lines)
+
+
+# ---------------------------------------------------------------------------------------------- time
+
+_deadline: contextvars.ContextVar[Optional[float]] = contextvars.ContextVar("review_ingest_deadline", default=None)
+
+
+def _timeout() -> LimitError:
+    lim = current()
+    return over("max_seconds", "读取用时", "The time to read the file", f"> {lim.max_seconds:g} s",
+                f"{lim.max_seconds:g} s")
+
+
+def tick() -> None:
+    """Called between pages, blocks and rows: past the deadline, the file is refused."""
+    end = _deadline.get()
+    if end is not None and time.monotonic() > end:
+        raise _timeout()
+
+
+@contextmanager
+def deadline() -> Iterator[None]:
+    """The time limit for reading one file. Readers call tick(); in a process's main thread an interval timer also
+    interrupts a reader stuck inside one long step (a library's own loop)."""
+    seconds = current().max_seconds
+    token = _deadline.set(time.monotonic() + seconds)
+    use_alarm = (threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+                 and signal.getitimer(signal.ITIMER_REAL)[0] == 0)
+    old = None
+    if use_alarm:
+        def on_alarm(signum, frame):
+            raise _timeout()
+        try:
+            old = signal.signal(signal.SIGALRM, on_alarm)
+            signal.setitimer(signal.ITIMER_REAL, seconds)
+        except (ValueError, OSError):
+            use_alarm = False
+    try:
+        yield
+    finally:
+        if use_alarm:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old if old is not None else signal.SIG_DFL)
+        _deadline.reset(token)
+
+
+def limit_in_chain(exc: BaseException) -> Optional[LimitError]:
+    """A LimitError that a reader's generic error handling wrapped (raise ... from exc), if any."""
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, LimitError):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
