@@ -31,6 +31,10 @@ def read(data: bytes, name: str) -> Parsed:
             "open it in Word or WPS and save it again as .docx",
             source=name,
         ) from exc
+    body = document.element.body
+    # counted in C before any Python object per paragraph or cell is made
+    limits.check_lines(int(body.xpath("count(.//w:p)")))
+    limits.check_cells(int(body.xpath("count(.//w:tc)")))
     out = Parsed()
     max_lines = limits.current().max_lines
     for block in _blocks(document.element.body):

@@ -26,6 +26,7 @@ _LAYOUT_CELL_CHARS = 200
 
 def read(data: bytes, name: str) -> Parsed:
     text, encoding = _decode_html(data, name)
+    limits.check_markup(text)  # elements, cells and depth: before the tree is built
     soup = BeautifulSoup(text, "lxml")
     out = Parsed(encoding=encoding)
     _Walker(out).run(soup)

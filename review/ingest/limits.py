@@ -4,14 +4,19 @@ English saying which limit it passed and how to change it.
 Every limit is read from the environment when a file is read, so a service can be configured without code:
 
     REVIEW_MAX_FILE_MB        100     size of one input file
-    REVIEW_MAX_UNZIPPED_MB    200     DOCX: everything in the package, decompressed
+    REVIEW_MAX_UNZIPPED_MB    100     DOCX: everything in the package, decompressed
+    REVIEW_MAX_XML_MB         20      DOCX: one XML part (word/document.xml...), decompressed
     REVIEW_MAX_ZIP_RATIO      200     DOCX: decompressed / compressed size of one member (over 1 MB)
-    REVIEW_MAX_TABLE_CELLS    200000  rows × columns of one table, merged cells expanded
+    REVIEW_MAX_TABLE_CELLS    20000   cells of one table, merged cells expanded (HTML: of the whole page)
     REVIEW_MAX_SPAN           1000    a colspan / rowspan / gridSpan value (larger values are clamped to it)
-    REVIEW_MAX_DEPTH          200     nesting depth of HTML elements / tables in tables
+    REVIEW_MAX_DEPTH          200     nesting depth of HTML div/table elements
+    REVIEW_MAX_ELEMENTS       50000   HTML elements of one page
     REVIEW_MAX_PAGES          200     PDF pages
-    REVIEW_MAX_LINES          200000  text lines (paragraphs, table rows) of one file
+    REVIEW_MAX_LINES          20000   text lines (paragraphs, table rows) of one file
     REVIEW_MAX_SECONDS        60      time to read one file
+
+A national-template report is some 30 pages, 1,000-3,000 lines and tables of at most 25 × 10 cells: the
+defaults leave a wide margin and keep the worst file inside a few seconds and a few hundred MB.
 
 The readers call these at narrow points (the zip directory before anything is decompressed, a table's size
 before its grid is built, the page count before pages are read, a deadline between pages and blocks).
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import contextvars
 import os
+import re
 import signal
 import threading
 import time
@@ -35,13 +41,15 @@ _MB = 1024 * 1024
 @dataclass(frozen=True)
 class Limits:
     max_file_mb: float = 100
-    max_unzipped_mb: float = 200
+    max_unzipped_mb: float = 100
+    max_xml_mb: float = 20
     max_zip_ratio: float = 200
-    max_table_cells: int = 200_000
+    max_table_cells: int = 20_000
     max_span: int = 1000
     max_depth: int = 200
+    max_elements: int = 50_000
     max_pages: int = 200
-    max_lines: int = 200_000
+    max_lines: int = 20_000
     max_seconds: float = 60
 
     @property
@@ -107,6 +115,9 @@ def check_zip(infos) -> None:
         if m.file_size > _MB and ratio > lim.max_zip_ratio:
             raise over("max_zip_ratio", f"压缩包成员“{m.filename[:60]}”的压缩比", f"The compression ratio of "
                        f"member {m.filename[:60]!r}", f"{ratio:.0f}", f"{lim.max_zip_ratio:g}")
+        if m.filename.lower().endswith((".xml", ".rels")) and m.file_size > lim.max_xml_mb * _MB:
+            raise over("max_xml_mb", f"压缩包成员“{m.filename[:60]}”解压后的大小", f"The decompressed size of member "
+                       f"{m.filename[:60]!r}", f"{m.file_size / _MB:.0f} MB", f"{lim.max_xml_mb:g} MB")
         if total > lim.max_unzipped_mb * _MB:
             raise over("max_unzipped_mb", "解压后的大小", "The decompressed size", f"> {total / _MB:.0f} MB",
                        f"{lim.max_unzipped_mb:g} MB")
@@ -122,6 +133,13 @@ def check_table(rows: int, cols: int) -> None:
     if rows * cols > lim.max_table_cells:
         raise over("max_table_cells", f"表格大小（{rows} 行 × {cols} 列）", f"The table size ({rows} rows x {cols} "
                    "columns)", f"{rows * cols} 个单元格 cells", lim.max_table_cells)
+
+
+def check_cells(cells: int) -> None:
+    """All table cells of a file, counted before any is read."""
+    lim = current()
+    if cells > lim.max_table_cells:
+        raise over("max_table_cells", "表格单元格个数", "The number of table cells", cells, lim.max_table_cells)
 
 
 class CellBudget:
@@ -143,6 +161,39 @@ def check_depth(depth: int) -> None:
     lim = current()
     if depth > lim.max_depth:
         raise over("max_depth", "元素嵌套层数", "The nesting depth", depth, lim.max_depth)
+
+
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)(?=[\s>/])([^>]{0,2000})")
+_COLSPAN = re.compile(r"colspan\s*=\s*[\"']?\s*(\d{1,12})", re.I)
+_NESTING = {"div", "table"}  # containers pages close reliably (an unclosed <p> or <li> would overstate depth)
+
+
+def check_markup(text: str) -> None:
+    """HTML, before it is parsed into a tree (which costs time and memory per element): the number of elements,
+    the table cells with their colspans, and the nesting depth of div/table elements."""
+    lim = current()
+    elements = cells = depth = deepest = 0
+    for m in _TAG.finditer(text):
+        closing, tag = m.group(1), m.group(2).lower()
+        if closing:
+            if tag in _NESTING:
+                depth = max(0, depth - 1)
+            continue
+        elements += 1
+        if tag in ("td", "th"):
+            span_m = _COLSPAN.search(m.group(3))
+            cells += max(1, min(int(span_m.group(1)), lim.max_span)) if span_m else 1
+        elif tag in _NESTING and not m.group(3).rstrip().endswith("/"):
+            depth += 1
+            deepest = max(deepest, depth)
+        if elements > lim.max_elements:
+            raise over("max_elements", "网页元素个数", "The number of HTML elements", f"> {lim.max_elements}",
+                       lim.max_elements)
+        if cells > lim.max_table_cells:
+            raise over("max_table_cells", "表格单元格个数（含合并单元格展开）", "The number of table cells (merged "
+                       "cells expanded)", f"> {lim.max_table_cells}", lim.max_table_cells)
+        if deepest > lim.max_depth:
+            check_depth(deepest)
 
 
 def check_pages(pages: int) -> None:
