@@ -13,24 +13,35 @@ Resumable: a report whose sha256 already has a JSON written under the same rules
 again, so an interrupted run (Ctrl-C, kill) loses nothing it had written and goes on where it stopped;
 the summary is rebuilt from the per-report JSON, so a resumed run ends with the same outputs as an
 uninterrupted one.
+
+Robust: every file is reviewed in its own forked worker process with a time limit ($REVIEW_BATCH_TIMEOUT, default
+120 s) and an address-space cap ($REVIEW_BATCH_WORKER_MB, default 4096); a worker that dies or runs out of time
+marks that file unreadable and the run goes on. Missing paths, special files (FIFOs, devices, links to them),
+dangling links and refused zip archives are listed as unreadable with the reason; the rest is reviewed. Workers
+end with their parent (PR_SET_PDEATHSIG). One run at a time per output folder: `.batch.lock` (an flock, released
+by the kernel when its holder dies) says which run holds it.
 """
 from __future__ import annotations
 
 import csv
+import fcntl
 import hashlib
 import json
+import multiprocessing
 import os
+import signal
+import socket
 import stat
+import sys
 import time
 import zipfile
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Optional, Union
 
 from review.agency import agency_key
-from review.api import SUPPORTED, expand
+from review.api import SUPPORTED
 from review.models import ReviewError
 from review.rules import RULES_VERSION
 
@@ -48,6 +59,7 @@ class Item:
     name: str  # as the user gave it (for a zip member: archive.zip!member/path)
     path: Path
     sha256: str = ""
+    error: str = ""  # why it cannot be read at all (missing, a special file, a refused zip): not given to a worker
 
 
 @dataclass
@@ -55,7 +67,8 @@ class BatchReport:
     items: list[Item]
     reviewed: int = 0  # reviewed in this run
     skipped: int = 0  # already done before (resumed)
-    failed: int = 0  # could not be read
+    failed: int = 0  # could not be read (in this run)
+    unreadable: int = 0  # inputs the summary lists as unreadable (this run and earlier ones): exit status 2
     seconds: float = 0.0
     out: Optional[Path] = None
     region: dict = field(default_factory=dict)
@@ -129,21 +142,77 @@ def extract_zip(archive: Path, dest: Path) -> list[Item]:
         return items
 
 
+def unreadable_reason(path: Path) -> str:
+    """Why `path` cannot be read as a file, without opening it ("" when it is a regular file). Never blocks: a
+    FIFO, a device or a link to one is told by its type."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            return (f"符号链接指向的文件不存在（{os.readlink(path)}） / the symbolic link points to a missing file "
+                    f"({os.readlink(path)})")
+        return "找不到文件：请检查路径是否正确 / file not found: check the path"
+    except OSError as e:
+        return f"无法读取（{e.strerror or e}）：请检查权限或链接 / cannot be read ({e.strerror or e}): check permissions or links"
+    if stat.S_ISREG(st.st_mode):
+        return ""
+    if stat.S_ISFIFO(st.st_mode):
+        return "这不是普通文件，而是命名管道（FIFO），未读取 / not a regular file but a named pipe (FIFO): not read"
+    if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+        return "这不是普通文件，而是设备文件，未读取 / not a regular file but a device: not read"
+    if stat.S_ISDIR(st.st_mode):
+        return ""
+    return "这不是普通文件（套接字等特殊文件），未读取 / not a regular file (a socket or other special file): not read"
+
+
+def _zip_items(z: Path, dest: Path) -> list[Item]:
+    try:
+        return extract_zip(z, dest)
+    except BatchInputError as e:  # refused whole: listed as unreadable, the other inputs go on
+        return [Item(name=str(z), path=z, error=e.message)]
+
+
+def _walk(folder: Path, out: Path) -> list[Item]:
+    """A folder's supported files and zip archives, sorted; entries of a supported name that are not regular files
+    (FIFOs, devices, dangling links) are listed as unreadable with the reason."""
+    inside_out = out.resolve()
+    items: list[Item] = []
+    zips: list[Path] = []
+    for f in sorted(folder.rglob("*")):
+        suffix = f.suffix.lower()
+        if (suffix not in SUPPORTED and suffix != ".zip") or f.name.upper().startswith("README"):
+            continue
+        try:
+            if inside_out in f.resolve().parents:  # never re-read the batch's own output
+                continue
+        except (OSError, RuntimeError):  # a link loop
+            items.append(Item(name=str(f), path=f, error="符号链接循环，无法读取 / a symbolic link loop: cannot be read"))
+            continue
+        reason = unreadable_reason(f)
+        if not reason and f.is_dir():
+            continue
+        if suffix == ".zip" and not reason:
+            zips.append(f)
+        else:
+            items.append(Item(name=str(f), path=f, error=reason))
+    for z in zips:
+        items += _zip_items(z, out / "inputs")
+    return items
+
+
 def collect(paths: Iterable[Union[str, os.PathLike]], out: Path) -> list[Item]:
-    """Files, folders (their supported files) and zip archives, in the order given."""
+    """Files, folders (their supported files) and zip archives, in the order given. An input that cannot be read
+    (missing, a special file, a refused zip) is an Item with `error` set, not an exception."""
     items: list[Item] = []
     for p in paths:
         p = Path(p)
-        if p.is_file() and p.suffix.lower() == ".zip":
-            items += extract_zip(p, out / "inputs")
+        reason = unreadable_reason(p)
+        if reason:
+            items.append(Item(name=str(p), path=p, error=reason))
         elif p.is_dir():
-            inside_out = out.resolve()
-            for f in expand([p]):
-                if inside_out not in Path(f).resolve().parents:  # never re-read the batch's own output
-                    items.append(Item(name=f, path=Path(f)))
-            for z in sorted(p.rglob("*.zip")):
-                if inside_out not in z.resolve().parents:
-                    items += extract_zip(z, out / "inputs")
+            items += _walk(p, out)
+        elif p.suffix.lower() == ".zip":
+            items += _zip_items(p, out / "inputs")
         else:
             items.append(Item(name=str(p), path=p))
     return items
@@ -209,49 +278,210 @@ def review_one(path: str, name: str, out: str) -> dict:
     return {**_row(result, sha), "name": name, "seconds": round(time.perf_counter() - t0, 3)}
 
 
+ENV_TIMEOUT = "REVIEW_BATCH_TIMEOUT"  # seconds per file
+ENV_WORKER_MB = "REVIEW_BATCH_WORKER_MB"  # address-space cap of a worker
+LOCK_NAME = ".batch.lock"
+
+
+def _env_number(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, "") or default)
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+class OutputLock:
+    """One batch run per output folder: an exclusive flock on out/.batch.lock holding the run's pid, host, start
+    time and command. The kernel releases it when the holder ends, however it ends (kill -9 included)."""
+
+    def __init__(self, out: Path):
+        self.path = out / LOCK_NAME
+        self.fd: Optional[int] = None
+
+    def __enter__(self) -> "OutputLock":
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            try:
+                holder = json.loads(os.pread(fd, 4096, 0).decode("utf-8") or "{}")
+            except ValueError:
+                holder = {}
+            os.close(fd)
+            who = (f"进程 {holder.get('pid', '?')}（{holder.get('host', '?')}，开始于 {holder.get('started', '?')}）")
+            who_en = (f"process {holder.get('pid', '?')} on {holder.get('host', '?')}, started "
+                      f"{holder.get('started', '?')}")
+            raise BatchInputError(f"输出目录 {self.path.parent} 正被另一次批量审核使用：{who}。请等它结束，或换一个 --out 目录",
+                                  f"The output folder {self.path.parent} is in use by another batch run ({who_en}): "
+                                  "wait for it to end or use another --out folder", str(self.path.parent))
+        info = {"pid": os.getpid(), "host": socket.gethostname(),
+                "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "argv": sys.argv[:8]}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(info, ensure_ascii=False).encode("utf-8"), 0)
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fd is not None:
+            os.ftruncate(self.fd, 0)
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+
+def _die_with_parent(parent: int) -> None:
+    """In a worker: be killed when the batch process ends, even by kill -9 (Linux prctl PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent ended before the call above
+        os._exit(1)
+
+
+def _worker(conn, path: str, name: str, out: str, parent: int, memory_mb: float) -> None:
+    _die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    try:
+        import resource
+        cap = int(memory_mb * 1024 * 1024)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    except (ImportError, ValueError, OSError):
+        pass
+    try:
+        conn.send(("ok", review_one(path, name, out)))
+    except BaseException as e:  # noqa: BLE001 - reported to the parent as this file's failure
+        try:
+            conn.send(("error", f"{type(e).__name__}: {e}"[:500]))
+        except Exception:
+            pass
+    finally:
+        conn.close()
+
+
+def _failed_row(it: Item, out: Path, zh: str, en: str) -> dict:
+    """The row (and report JSON, so a resumed run keeps it) of a file no worker could review."""
+    from review.api import failed
+    from review.models import IngestError
+    result = failed(it.name, IngestError(zh, en, it.name))
+    data = result.model_dump(mode="json")
+    data["sha256"] = it.sha256
+    _write_atomic(out / "reports" / f"{it.sha256}.json", json.dumps(data, ensure_ascii=False))
+    return {**_row(result, it.sha256), "name": it.name, "seconds": 0.0}
+
+
+def _run_workers(todo: list[Item], out: Path, workers: int, timeout: float, memory_mb: float, on_row) -> None:
+    """Each file in its own forked process, at most `workers` at a time; a death or a timeout fails that file."""
+    import review.api  # noqa: F401 - loaded once here, inherited by every forked worker
+    from multiprocessing.connection import wait as mp_wait
+    ctx = multiprocessing.get_context("fork")
+    queue = list(todo)
+    running: dict = {}  # conn -> (process, item, deadline)
+    parent = os.getpid()
+    try:
+        while queue or running:
+            while queue and len(running) < workers:
+                it = queue.pop(0)
+                here, there = ctx.Pipe(duplex=False)
+                proc = ctx.Process(target=_worker, args=(there, str(it.path), it.name, str(out), parent, memory_mb),
+                                   daemon=True)
+                proc.start()
+                there.close()
+                running[here] = (proc, it, time.monotonic() + timeout)
+            soonest = min(d for _, _, d in running.values())
+            ready = mp_wait(list(running), timeout=max(0.0, soonest - time.monotonic()) + 0.05)
+            for conn in list(running):
+                proc, it, deadline = running[conn]
+                row = None
+                if conn in ready:
+                    try:
+                        kind, payload = conn.recv()
+                    except (EOFError, OSError):  # the worker died before it could say anything
+                        proc.join(5)
+                        code = proc.exitcode
+                        how = f"信号 {-code}" if code is not None and code < 0 else f"退出码 {code}"
+                        how_en = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+                        row = _failed_row(it, out, f"审核进程异常退出（{how}，可能内存不足或文件异常）：该文件未能审核，请检查文件后重试",
+                                          f"the worker reviewing this file died ({how_en}; out of memory or a hostile "
+                                          "file): not reviewed, check the file and try again")
+                    else:
+                        if kind == "ok":
+                            row = payload
+                        else:
+                            row = _failed_row(it, out, f"审核时出错（{payload}）：该文件未能审核",
+                                              f"reviewing this file failed ({payload})")
+                elif time.monotonic() > deadline:
+                    proc.kill()
+                    row = _failed_row(it, out, f"审核超时（超过 {timeout:g} 秒），已停止：文件可能过大或异常；"
+                                               f"可用环境变量 {ENV_TIMEOUT} 调整时限",
+                                      f"reviewing this file took over {timeout:g} s and was stopped (too large or "
+                                      f"hostile); {ENV_TIMEOUT} sets the limit")
+                if row is not None:
+                    del running[conn]
+                    conn.close()
+                    proc.join(5)
+                    on_row(row)
+    finally:
+        for conn, (proc, _, _) in running.items():  # interrupted: no worker outlives the run
+            proc.kill()
+            proc.join(5)
+            conn.close()
+
+
 def run(paths: Iterable[Union[str, os.PathLike]], out: Union[str, os.PathLike], workers: Optional[int] = None,
-        progress: Optional[Callable[[int, int, dict], None]] = None, db=None) -> BatchReport:
+        progress: Optional[Callable[[int, int, dict], None]] = None, db=None,
+        timeout: Optional[float] = None) -> BatchReport:
     """Review every report under `paths` into `out`; `progress(done, total, row)` after each report.
     With a sign-off database (review.signoff.SignoffDB), every report is registered in its queue and the
-    summary shows each report's sign-off status."""
+    summary shows each report's sign-off status. `timeout`: seconds per file (default $REVIEW_BATCH_TIMEOUT or
+    120). Raises BatchInputError when another run holds the output folder."""
     out = Path(out)
     (out / "reports").mkdir(parents=True, exist_ok=True)
+    with OutputLock(out):
+        return _run(paths, out, workers, progress, db, timeout)
+
+
+def _run(paths, out: Path, workers, progress, db, timeout) -> BatchReport:
     t0 = time.perf_counter()
     items = collect(paths, out)
     for it in items:
-        it.sha256 = _sha(it.path) if it.path.exists() else ""
+        if not it.error:
+            it.error = unreadable_reason(it.path)  # checked again: never open a FIFO to hash it
+        if not it.error:
+            try:
+                it.sha256 = _sha(it.path)
+            except OSError as e:
+                it.error = f"无法读取（{e.strerror or e}） / cannot be read ({e.strerror or e})"
     report = BatchReport(items=items, out=out)
     done_before = read_index(out)
     todo: dict[str, Item] = {}
     for it in items:
-        if it.sha256 in done_before:
+        if it.error or it.sha256 in done_before:
             continue
-        todo.setdefault(it.sha256 or it.name, it)  # the same bytes twice are reviewed once
+        todo.setdefault(it.sha256, it)  # the same bytes twice are reviewed once
     report.skipped = len({it.sha256 for it in items if it.sha256} - set(todo))
     log = open(out / "run.log", "a", encoding="utf-8")
     index = open(out / "index.jsonl", "a", encoding="utf-8")
-    _log(log, f"start rules_version={RULES_VERSION} inputs={len(items)} to_review={len(todo)} skipped={report.skipped}")
+    _log(log, f"start pid={os.getpid()} rules_version={RULES_VERSION} inputs={len(items)} to_review={len(todo)} "
+              f"skipped={report.skipped}")
+    for it in items:
+        if it.error:
+            _log(log, f"unreadable {it.name}: {it.error}")
     done = len(items) - len(todo)
     workers = workers or os.cpu_count() or 1
+    timeout = timeout or _env_number(ENV_TIMEOUT, 120.0)
+
+    def on_row(row: dict) -> None:
+        nonlocal done
+        done += 1
+        _record(report, log, index, row)
+        if progress:
+            progress(done, len(items), row)
     try:
-        if workers == 1:
-            for it in todo.values():
-                row = review_one(str(it.path), it.name, str(out))
-                done += 1
-                _record(report, log, index, row)
-                if progress:
-                    progress(done, len(items), row)
-        else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                pending = {pool.submit(review_one, str(it.path), it.name, str(out)) for it in todo.values()}
-                while pending:
-                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in finished:
-                        row = fut.result()
-                        done += 1
-                        _record(report, log, index, row)
-                        if progress:
-                            progress(done, len(items), row)
+        _run_workers(list(todo.values()), out, workers, timeout, _env_number(ENV_WORKER_MB, 4096.0), on_row)
     except KeyboardInterrupt:
         _log(log, "interrupted: what was written is kept; run the same command again to continue")
         raise
@@ -260,8 +490,10 @@ def run(paths: Iterable[Union[str, os.PathLike]], out: Union[str, os.PathLike], 
     if db is not None:
         register(items, out, db)
     report.region = write_summaries(items, out, db)
+    report.unreadable = sum(r["状态"] == "无法读取" for r in summary_rows(items, read_index(out)))
     report.seconds = time.perf_counter() - t0
-    _log(log, f"end reviewed={report.reviewed} failed={report.failed} seconds={report.seconds:.1f}")
+    _log(log, f"end reviewed={report.reviewed} failed={report.failed} unreadable={report.unreadable} "
+              f"seconds={report.seconds:.1f}")
     log.close()
     return report
 
@@ -296,9 +528,10 @@ def load_result(out: Path, sha: str) -> Optional[dict]:
 def summary_rows(items: list[Item], index: dict[str, dict], status: Optional[Callable[[str], str]] = None) -> list[dict]:
     rows = []
     for it in items:
-        r = index.get(it.sha256)
+        r = index.get(it.sha256) if not it.error else None
         if r is None:
-            rows.append({"文件": it.name, "状态": "无法读取", "sha256": it.sha256})
+            rows.append({"文件": it.name, "状态": "无法读取", "主要问题": it.error or "未能审核 / not reviewed",
+                         "sha256": it.sha256})
             continue
         rows.append({"文件": it.name, "机关": r["agency"] or "", "年度": r["year"] or "", "格式": r["format"] or "",
                      "发布日期": r["published"] or "", "错误": r["errors"], "警告": r["warnings"],
@@ -347,8 +580,8 @@ def write_summaries(items: list[Item], out: Path, db=None) -> dict:
     if db is not None:
         from review.signoff import STATUS_ZH
         status = lambda sha: STATUS_ZH[db.status(sha)]  # noqa: E731
-    _write_atomic(out / "items.json", json.dumps([{"name": it.name, "path": str(it.path), "sha256": it.sha256}
-                                                  for it in items], ensure_ascii=False, indent=1))
+    _write_atomic(out / "items.json", json.dumps([{"name": it.name, "path": str(it.path), "sha256": it.sha256,
+                                                   "error": it.error} for it in items], ensure_ascii=False, indent=1))
     index = read_index(out)
     rows = summary_rows(items, index, status)
     write_table(rows, SUMMARY_COLUMNS, out / "summary.csv", out / "summary.xlsx")
@@ -454,7 +687,8 @@ def load_items(out: Path) -> list[Item]:
     if not p.exists():
         raise ReviewError(f"{out} 不是批量审核的输出目录（缺少 items.json）：请先运行 review batch … --out {out}",
                           f"{out} is not a batch output folder (no items.json): run review batch ... --out {out} first")
-    return [Item(name=i["name"], path=Path(i["path"]), sha256=i["sha256"]) for i in json.loads(p.read_text("utf-8"))]
+    return [Item(name=i["name"], path=Path(i["path"]), sha256=i["sha256"], error=i.get("error", ""))
+            for i in json.loads(p.read_text("utf-8"))]
 
 
 def export(out: Union[str, os.PathLike], db=None, memos: bool = True) -> list[Path]:

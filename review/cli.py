@@ -322,7 +322,12 @@ def cmd_batch(args) -> int:
         console.print(f"政府与所属部门表三合计对照（供参考）：{rep.out / 'region.csv'}")
     if db is not None:
         console.print(f"已登记到审核队列：{db.url}（在界面“批量审核”中审核；审核后用 review export --out {rep.out} 导出）")
-    return EXIT_UNREADABLE if rep.failed else EXIT_OK
+    for it in rep.items:  # inputs that could not be read at all (missing, special files, refused zips)
+        if it.error:
+            print(f"{it.name}: {it.error}", file=sys.stderr)
+    if rep.unreadable:
+        console.print(f"[bold red]汇总中有 {rep.unreadable} 个无法读取的文件[/]（原因见 summary.csv 的“主要问题”列和 run.log）")
+    return EXIT_UNREADABLE if rep.unreadable else EXIT_OK
 
 
 def cmd_export(args) -> int:
