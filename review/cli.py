@@ -339,6 +339,29 @@ def cmd_export(args) -> int:
     return EXIT_OK
 
 
+def cmd_audit_verify(args) -> int:
+    """exit 0: the chain holds; 1: it is broken (rows changed, removed or inserted); 2: the database cannot be read."""
+    from review.signoff import SignoffDB
+    with SignoffDB(args.db) as db:
+        rep = db.verify()
+        where = db._where()
+    if args.json:
+        print(json.dumps({"database": where, **rep.model_dump()}, ensure_ascii=False, indent=1))
+    else:
+        print(f"审核记录：{where}")
+        print(f"决定记录 {rep.rows} 条；哈希链末端 head = {rep.head}")
+        print("只追加触发器（拒绝 UPDATE/DELETE）：" + ("已启用" if rep.triggers else "未启用（该数据库不支持或已被删除）"))
+        if rep.unchained:
+            print(f"另有 {rep.unchained} 条早于哈希链的记录未纳入核验")
+        if rep.ok:
+            print("核验通过：哈希链完整，记录未被改动。请将 head 值另行保存，以便日后发现末尾记录被删除。")
+        else:
+            print(f"核验失败：发现 {len(rep.breaks)} 处改动 / the chain is broken:", file=sys.stderr)
+            for b in rep.breaks:
+                print(f"  第 {b['id']} 条：{b['why']}", file=sys.stderr)
+    return EXIT_OK if rep.ok else EXIT_ERRORS
+
+
 def rules_markdown() -> str:
     from review.rules import RULES_VERSION, catalogue
 
@@ -436,6 +459,12 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--db", metavar="URL", help="审核数据库（默认数据目录中的 signoff.sqlite）")
     x.add_argument("--no-memos", action="store_true", help="只导出汇总表")
     x.set_defaults(func=cmd_export)
+    a = sub.add_parser("audit", help="核验审核记录是否被改动（哈希链）/ verify the sign-off log's hash chain")
+    a_sub = a.add_subparsers(dest="audit_cmd", required=True)
+    av = a_sub.add_parser("verify", help="核验哈希链和只追加触发器 / check the hash chain and the append-only triggers")
+    av.add_argument("--db", metavar="URL", help="审核数据库（默认 $REVIEW_DB_URL 或数据目录中的 signoff.sqlite）")
+    av.add_argument("--json", action="store_true", help="输出 JSON")
+    av.set_defaults(func=cmd_audit_verify)
     sub.add_parser("ui", help="启动审核界面（浏览器）/ start the web UI: review ui --help", add_help=False)
     sub.add_parser("users", help="管理界面登录用户 / manage UI users: review users --help", add_help=False)
     r = sub.add_parser("rules", help="规则目录 / list the rules")

@@ -9,6 +9,15 @@ re-running the review gives the same fingerprints, so decisions survive it, and 
 The table `reports` holds one row per reviewed report version (what the batch queue lists); registering a
 report is not a decision.
 
+Tamper-evident: every decision row carries `prev_hash` and `hash` = sha256(prev_hash + the row's canonical JSON),
+a chain over the log in id order (`verify()`, `review audit verify`): a row changed, removed or inserted behind
+the API breaks the chain at that row. Where the database has triggers (SQLite, PostgreSQL) UPDATE and DELETE on
+`decisions` are refused outright. The chain covers the columns in CHAINED (a None value is left out, so a column
+added later — NULL in the older rows — keeps every older row verifiable; add new decision fields to CHAINED).
+
+Setup is safe when many processes open a new database at once (CREATE ... IF NOT EXISTS, retried), and a damaged,
+foreign or read-only database gives a message naming the file and what to do, never a driver traceback.
+
 Storage is SQLAlchemy Core: SQLite in WAL mode with a busy timeout by default
 (<data dir>/signoff.sqlite, see review.store.default_data_dir), or any SQLAlchemy URL, e.g.
 `postgresql+psycopg://user:password@host/dbname` (pip install 'nianbao-review[postgres]') so that a team
@@ -24,6 +33,7 @@ reports "database is locked", so concurrent reviewers (threads or processes) los
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -111,8 +121,50 @@ decisions_table = sa.Table(
     sa.Column("fingerprint", sa.Text, index=True),
     sa.Column("comment", sa.Text, nullable=False),
     sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.String(64)),  # the hash chain (see the module docstring)
+    sa.Column("hash", sa.String(64)),
     sqlite_autoincrement=True,  # ids are never reused, even in principle
 )
+
+# The decision fields the hash chain covers, in no particular order (the JSON is key-sorted).
+CHAINED = ("id", "at", "reviewer", "report_sha256", "source", "kind", "action", "fingerprint", "comment", "payload")
+GENESIS = "0" * 64
+_PG_CHAIN_LOCK = 7_341_221_905  # pg_advisory_xact_lock key: one chain append at a time
+
+_TRIGGERS = {
+    "sqlite": [
+        "CREATE TRIGGER IF NOT EXISTS decisions_no_update BEFORE UPDATE ON decisions "
+        "BEGIN SELECT RAISE(ABORT, 'decisions are append-only: UPDATE refused'); END",
+        "CREATE TRIGGER IF NOT EXISTS decisions_no_delete BEFORE DELETE ON decisions "
+        "BEGIN SELECT RAISE(ABORT, 'decisions are append-only: DELETE refused'); END",
+    ],
+    "postgresql": [
+        "CREATE OR REPLACE FUNCTION review_decisions_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        "BEGIN RAISE EXCEPTION 'decisions are append-only: % refused', TG_OP; END $$",
+        "CREATE OR REPLACE TRIGGER decisions_no_update BEFORE UPDATE OR DELETE ON decisions "
+        "FOR EACH ROW EXECUTE FUNCTION review_decisions_append_only()",
+        "CREATE OR REPLACE TRIGGER decisions_no_truncate BEFORE TRUNCATE ON decisions "
+        "FOR EACH STATEMENT EXECUTE FUNCTION review_decisions_append_only()",
+    ],
+}
+
+
+def chain_hash(prev_hash: str, row: dict) -> str:
+    """The hash of one decision row given the previous row's hash."""
+    doc = {k: row[k] for k in CHAINED if row.get(k) is not None}
+    text = json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256((prev_hash + "\n" + text).encode("utf-8")).hexdigest()
+
+
+class AuditReport(BaseModel):
+    """What `verify()` found: ok, the rows checked, the head of the chain, and every break (id and why)."""
+
+    ok: bool
+    rows: int
+    head: str
+    unchained: int = 0  # rows written before the chain existed and not yet chained (none after an upgrade)
+    breaks: list[dict] = Field(default_factory=list)
+    triggers: bool = False
 
 
 def _now() -> str:
@@ -147,6 +199,7 @@ class SignoffDB:
             raise ReviewError(f"审核记录数据库地址无效：{self.url}",
                               f"invalid sign-off database URL: {self.url} ({e})") from e
         self._sqlite = parsed.get_backend_name() == "sqlite"
+        self.read_only = False
         kwargs: dict[str, Any] = {}
         if self._sqlite:
             db = parsed.database
@@ -172,25 +225,102 @@ class SignoffDB:
 
     # ----------------------------------------------------------------------------------------- setup
 
+    def _where(self) -> str:
+        """The database as a user names it: the SQLite file's path, or the URL without its password."""
+        parsed = sa.make_url(self.url)
+        if self._sqlite and parsed.database:
+            return str(Path(parsed.database).expanduser())
+        return _safe_url(parsed)
+
+    def _broken(self, e: BaseException) -> ReviewError:
+        """A damaged, foreign or unreachable database: what is wrong with which file, and what to do."""
+        text = str(getattr(e, "orig", e))
+        low = text.lower()
+        where = self._where()
+        if "readonly" in low or "read-only" in low or "read only" in low:
+            return ReviewError(f"审核记录数据库是只读的：{where}。请检查该文件及其所在文件夹的写权限（或换一个 --db/数据文件夹）后重试",
+                               f"the sign-off database is read-only: {where}. Give write permission on the file and "
+                               f"its folder (or use another --db / data folder) and try again ({text})")
+        if "not a database" in low or "malformed" in low or "corrupt" in low or "unsupported file format" in low:
+            return ReviewError(f"审核记录数据库文件已损坏或不是数据库：{where}。请从备份恢复该文件；或将其移走（保留以便核查）后重新运行，"
+                               f"程序会新建一个空的审核记录",
+                               f"the sign-off database is damaged or not a database: {where}. Restore it from a backup, "
+                               f"or move it aside (keep it for inspection) and run again to start an empty record ({text})")
+        return ReviewError(f"无法打开审核记录数据库：{where}。请检查文件或数据库服务器是否可用、地址是否正确",
+                           f"cannot open the sign-off database {where}: check the file or server and the URL ({text})")
+
     def _create_tables(self, parsed: sa.URL) -> None:
+        """Tables, indexes, the hash-chain columns (added to an older database), and the append-only triggers.
+        Every statement is IF NOT EXISTS and the whole setup is retried, so processes opening a new database at
+        the same moment all succeed."""
         last: Optional[BaseException] = None
-        for attempt in range(8):
+        for attempt in range(20):
             try:
-                _metadata.create_all(self._engine, checkfirst=True)
+                with self._engine.begin() as conn:
+                    self._setup(conn)
                 return
-            except sa.exc.OperationalError as e:
-                if not _is_locked(e):
+            except sa.exc.DatabaseError as e:
+                text = str(getattr(e, "orig", e)).lower()
+                if "already exists" in text or _is_locked(e) or isinstance(e, (sa.exc.IntegrityError,
+                                                                                 sa.exc.ProgrammingError)) \
+                        and "does not exist" not in text and "syntax" not in text:
+                    last = e  # another process is creating the same objects at this moment: look again
+                elif "readonly" in text or "read-only" in text or "read only" in text:
+                    if self._has_tables():
+                        self.read_only = True  # reading works; a write will say plainly that it cannot
+                        return
                     self._engine.dispose()
-                    raise ReviewError(f"无法打开审核记录数据库：{_safe_url(parsed)}",
-                                      f"cannot open the sign-off database {_safe_url(parsed)}: {e.orig}") from e
-                last = e
-            except (sa.exc.IntegrityError, sa.exc.ProgrammingError) as e:
-                # Another process created the tables between our check and our CREATE: check again.
-                last = e
-            time.sleep(0.05 * (attempt + 1))
+                    raise self._broken(e) from None
+                else:
+                    self._engine.dispose()
+                    raise self._broken(e) from None
+            time.sleep(0.02 * (attempt + 1) * (0.5 + random.random()))
         self._engine.dispose()
-        raise ReviewError(f"无法创建审核记录数据表：{_safe_url(parsed)}",
-                          f"cannot create the sign-off tables in {_safe_url(parsed)}: {last}")
+        raise ReviewError(f"无法创建审核记录数据表：{self._where()}，请稍后重试",
+                          f"cannot create the sign-off tables in {self._where()}: {last}")
+
+    def _has_tables(self) -> bool:
+        try:
+            return {"reports", "decisions"} <= set(sa.inspect(self._engine).get_table_names())
+        except sa.exc.DBAPIError:
+            return False
+
+    def _setup(self, conn: sa.Connection) -> None:
+        from sqlalchemy.schema import CreateIndex, CreateTable
+        dialect = conn.dialect.name
+        for table in _metadata.sorted_tables:
+            conn.execute(CreateTable(table, if_not_exists=True))
+            for index in table.indexes:
+                conn.execute(CreateIndex(index, if_not_exists=True))
+        have = {c["name"] for c in sa.inspect(conn).get_columns("decisions")}
+        for col in ("prev_hash", "hash"):  # a database made before the chain: add the columns, chain its rows
+            if col not in have:
+                conn.execute(sa.text(f"ALTER TABLE decisions ADD COLUMN {col} VARCHAR(64)"))
+        if not {"prev_hash", "hash"} <= have:
+            self._chain_legacy(conn)
+        for stmt in _TRIGGERS.get(dialect, []):
+            conn.execute(sa.text(stmt))
+
+    @staticmethod
+    def _chain_legacy(conn: sa.Connection) -> None:
+        """Chain rows written before the hash columns existed (once, before the triggers forbid UPDATE)."""
+        d = decisions_table
+        prev = GENESIS
+        for m in conn.execute(sa.select(d).order_by(d.c.id)).mappings().all():
+            if m["hash"] is None:
+                h = chain_hash(prev, dict(m))
+                conn.execute(sa.update(d).where(d.c.id == m["id"]).values(prev_hash=prev, hash=h))
+                prev = h
+            else:
+                prev = m["hash"]
+
+    def _read(self, fn: Callable[[sa.Connection], T]) -> T:
+        """Run a query; a damaged database is a ReviewError naming the file, not a driver traceback."""
+        try:
+            with self._engine.connect() as conn:
+                return fn(conn)
+        except sa.exc.DatabaseError as e:
+            raise self._broken(e) from None
 
     def _write(self, fn: Callable[[sa.Connection], T]) -> T:
         """Run `fn` in one short transaction; retry while SQLite says the database is locked."""
@@ -199,10 +329,18 @@ class SignoffDB:
                 with self._engine.begin() as conn:
                     return fn(conn)
             except sa.exc.OperationalError as e:
-                if not _is_locked(e) or attempt == _LOCK_RETRIES - 1:
-                    raise ReviewError("审核记录数据库暂时无法写入，请稍后重试",
-                                      f"the sign-off database could not be written: {e.orig}") from e
+                if _is_locked(e) and attempt == _LOCK_RETRIES - 1:
+                    raise ReviewError(f"审核记录数据库暂时无法写入（被其他进程占用）：{self._where()}，请稍后重试",
+                                      f"the sign-off database {self._where()} stayed locked: {e.orig}") from None
+                if not _is_locked(e):
+                    raise self._broken(e) from None
                 time.sleep(min(0.5, 0.01 * (attempt + 1)) * (0.5 + random.random()))
+            except sa.exc.IntegrityError:
+                raise  # the caller decides (a concurrent first registration, an id taken at this moment)
+            except sa.exc.DatabaseError as e:
+                if "append-only" in str(getattr(e, "orig", e)):
+                    raise
+                raise self._broken(e) from None
         raise AssertionError("unreachable")
 
     # ----------------------------------------------------------------------------------------- reports
@@ -254,8 +392,7 @@ class SignoffDB:
              .order_by(r.c.registered_at, r.c.sha256))
         if sha256 is not None:
             q = q.where(r.c.sha256 == sha256)
-        with self._engine.connect() as conn:
-            rows = conn.execute(q).mappings().all()
+        rows = self._read(lambda conn: conn.execute(q).mappings().all())
         return [ReportRow(sha256=m["sha256"], source=m["source"], agency=m["agency"], year=m["year"],
                           format=m["format"], errors=m["errors"], warnings=m["warnings"],
                           registered_at=m["registered_at"], status=_status(m["action"])) for m in rows]
@@ -303,12 +440,76 @@ class SignoffDB:
                   "source": source or "", "kind": kind, "action": action, "fingerprint": fingerprint,
                   "comment": comment, "payload": payload_text}
 
-        def insert(conn: sa.Connection) -> int:
-            values["at"] = _now()  # the time the row is written (a retry after a lock wait gets a later one)
-            return conn.execute(sa.insert(decisions_table).values(**values)).inserted_primary_key[0]
+        dialect = self._engine.dialect.name
 
-        new_id = self._write(insert)
+        def insert(conn: sa.Connection) -> int:
+            d = decisions_table
+            if dialect == "postgresql":  # one append at a time, so two writers never fork the chain
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CHAIN_LOCK})
+                new_id = conn.execute(sa.text("SELECT nextval(pg_get_serial_sequence('decisions', 'id'))")).scalar()
+            else:
+                new_id = (conn.execute(sa.select(sa.func.max(d.c.id))).scalar() or 0) + 1
+                if dialect == "sqlite":  # AUTOINCREMENT: never reuse an id, even one whose row is gone
+                    seq = conn.execute(sa.text("SELECT seq FROM sqlite_sequence WHERE name = 'decisions'")).scalar()
+                    new_id = max(new_id, (seq or 0) + 1)
+            prev = conn.execute(sa.select(d.c.hash).order_by(d.c.id.desc()).limit(1)).scalar() or GENESIS
+            values["at"] = _now()  # the time the row is written (a retry after a lock wait gets a later one)
+            row = {**values, "id": new_id}
+            # the chain: the row is written once, with its hash over its own values and the previous row's hash
+            conn.execute(sa.insert(d).values(**row, prev_hash=prev, hash=chain_hash(prev, row)))
+            return new_id
+
+        for attempt in range(_LOCK_RETRIES):
+            try:
+                new_id = self._write(insert)
+                break
+            except sa.exc.IntegrityError:  # another writer took the same id at this moment: take the next
+                if attempt == _LOCK_RETRIES - 1:
+                    raise ReviewError(f"审核记录数据库写入冲突，请重试：{self._where()}",
+                                      f"the sign-off database kept refusing the new decision: {self._where()}") from None
+                time.sleep(0.01 * (0.5 + random.random()))
         return Decision(id=int(new_id), **{**values, "payload": json.loads(payload_text)})
+
+    # ----------------------------------------------------------------------------------------- audit
+
+    def verify(self) -> AuditReport:
+        """Check the hash chain over the whole decision log (and whether the append-only triggers are there)."""
+        d = decisions_table
+
+        def load(conn: sa.Connection):
+            return conn.execute(sa.select(d).order_by(d.c.id)).mappings().all()
+        rows = self._read(load)
+        breaks: list[dict] = []
+        prev = GENESIS
+        unchained = 0
+        chained_seen = False
+        for m in rows:
+            if m["hash"] is None and not chained_seen:
+                unchained += 1
+                continue
+            chained_seen = True
+            row = dict(m)
+            if m["prev_hash"] != prev:
+                breaks.append({"id": m["id"], "why": "上一条记录被删除、插入或改动（prev_hash 不符） / the previous row was "
+                                                     "removed, inserted or changed (prev_hash does not match)"})
+            if m["hash"] != chain_hash(m["prev_hash"] or GENESIS, row):
+                breaks.append({"id": m["id"], "why": "本条记录的内容被改动（hash 不符） / this row was changed (hash does "
+                                                     "not match)"})
+            prev = m["hash"] or ""
+        return AuditReport(ok=not breaks, rows=len(rows), head=prev if rows else GENESIS, unchained=unchained,
+                           breaks=breaks, triggers=self._triggers_present())
+
+    def _triggers_present(self) -> bool:
+        dialect = self._engine.dialect.name
+        if dialect == "sqlite":
+            q = sa.text("SELECT count(*) FROM sqlite_master WHERE type='trigger' AND tbl_name='decisions'")
+            return self._read(lambda c: c.execute(q).scalar()) >= 2
+        if dialect == "postgresql":
+            q = sa.text("SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                        "WHERE c.relname = 'decisions' AND c.relnamespace = to_regnamespace(current_schema()) "
+                        "AND NOT t.tgisinternal")
+            return self._read(lambda c: c.execute(q).scalar()) >= 2
+        return False
 
     def decisions(self, report_sha256: str | None = None) -> list[Decision]:
         """The audit log, oldest first: of one report version, or of all if None."""
@@ -316,8 +517,7 @@ class SignoffDB:
         q = sa.select(d).order_by(d.c.id)
         if report_sha256 is not None:
             q = q.where(d.c.report_sha256 == report_sha256)
-        with self._engine.connect() as conn:
-            rows = conn.execute(q).mappings().all()
+        rows = self._read(lambda conn: conn.execute(q).mappings().all())
         return [_decision(m) for m in rows]
 
     def current(self, report_sha256: str) -> dict:
@@ -337,8 +537,7 @@ class SignoffDB:
         d = decisions_table
         q = (sa.select(d.c.action).where(d.c.report_sha256 == report_sha256, d.c.kind == "report")
              .order_by(d.c.id.desc()).limit(1))
-        with self._engine.connect() as conn:
-            return _status(conn.execute(q).scalar())
+        return _status(self._read(lambda conn: conn.execute(q).scalar()))
 
     def close(self) -> None:
         self._engine.dispose()

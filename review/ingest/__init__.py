@@ -51,7 +51,7 @@ def load(source: Union[str, os.PathLike, bytes], name: str | None = None) -> Doc
     try:
         with limits.deadline():
             parsed = _READERS[kind](data, name)
-        limits.check_lines(len(parsed.lines))
+        limits.check_lines(len(parsed.lines), max(map(len, parsed.lines), default=0))
     except Exception as exc:  # a library failed in a way the reader did not foresee
         over = limits.limit_in_chain(exc)  # a limit passed inside a reader's own error handling
         if over is not None:

@@ -13,6 +13,7 @@ Every limit is read from the environment when a file is read, so a service can b
     REVIEW_MAX_ELEMENTS       50000   HTML elements of one page
     REVIEW_MAX_PAGES          200     PDF pages
     REVIEW_MAX_LINES          20000   text lines (paragraphs, table rows) of one file
+    REVIEW_MAX_LINE_CHARS     100000  characters of one line (a paragraph is a few thousand)
     REVIEW_MAX_SECONDS        60      time to read one file
 
 A national-template report is some 30 pages, 1,000-3,000 lines and tables of at most 25 × 10 cells: the
@@ -50,6 +51,7 @@ class Limits:
     max_elements: int = 50_000
     max_pages: int = 200
     max_lines: int = 20_000
+    max_line_chars: int = 100_000
     max_seconds: float = 60
 
     @property
@@ -202,11 +204,14 @@ def check_pages(pages: int) -> None:
         raise over("max_pages", "PDF 页数", "The page count", pages, lim.max_pages)
 
 
-def check_lines(lines: int) -> None:
+def check_lines(lines: int, longest: int = 0) -> None:
     lim = current()
     if lines > lim.max_lines:
         raise over("max_lines", "文本行数（段落、表格行）", "The number of lines (paragraphs, table rows)", lines,
                    lim.max_lines)
+    if longest > lim.max_line_chars:
+        raise over("max_line_chars", "单行字数", "The length of one line", f"{longest} 字 characters",
+                   lim.max_line_chars)
 
 
 # ---------------------------------------------------------------------------------------------- time
