@@ -261,7 +261,7 @@ class SignoffDB:
                 return
             except sa.exc.DatabaseError as e:
                 text = str(getattr(e, "orig", e)).lower()
-                if "already exists" in text or _is_locked(e) or isinstance(e, (sa.exc.IntegrityError,
+                if "already exists" in text or "deadlock" in text or _is_locked(e) or isinstance(e, (sa.exc.IntegrityError,
                                                                                  sa.exc.ProgrammingError)) \
                         and "does not exist" not in text and "syntax" not in text:
                     last = e  # another process is creating the same objects at this moment: look again
@@ -288,6 +288,8 @@ class SignoffDB:
     def _setup(self, conn: sa.Connection) -> None:
         from sqlalchemy.schema import CreateIndex, CreateTable
         dialect = conn.dialect.name
+        if dialect == "postgresql":  # concurrent DDL on the catalog deadlocks: one setup at a time
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CHAIN_LOCK + 1})
         for table in _metadata.sorted_tables:
             conn.execute(CreateTable(table, if_not_exists=True))
             for index in table.indexes:
