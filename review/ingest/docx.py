@@ -63,6 +63,10 @@ def _check_package(data: bytes, name: str) -> None:
         with zipfile.ZipFile(io.BytesIO(data)) as package:
             has_body = "word/document.xml" in package.namelist()
             limits.check_zip(package.infolist())  # sizes and ratios, before anything is decompressed
+            if has_body:  # paragraphs and cells counted in the bytes, before the XML tree is built
+                body = package.read("word/document.xml")
+                limits.check_lines(sum(body.count(t) for t in (b"<w:p>", b"<w:p ", b"<w:p/>")))
+                limits.check_cells(sum(body.count(t) for t in (b"<w:tc>", b"<w:tc ", b"<w:tc/>")))
     except zipfile.BadZipFile:
         has_body = None
     if not has_body:
