@@ -319,6 +319,8 @@ def build(folder: Path) -> list[Case]:
     add("utf16be_nobom.txt", seed_text.encode("utf-16-be"), "UTF-16BE without BOM", "read",
         all_of(same, encoding_is("utf-16-be", seed_text.split("\n")[0])))
     add("crlf.txt", seed_text.replace("\n", "\r\n"), "CRLF line ends", "read", same)
+    add("utf8_cut_char.txt", seed_text.encode("utf-8") + "政".encode("utf-8")[:2], "UTF-8 cut inside its last character",
+        "read", same)
     add("big5.txt", TRAD.encode("big5"), "Big5 (traditional Chinese)", "read", encoding_is("big5", TRAD.split("\n")[0]))
     add("big5_cp950.txt", TRAD.encode("cp950"), "CP950 (Big5 as Windows writes it)", "read",
         encoding_is("big5", TRAD.split("\n")[0]))

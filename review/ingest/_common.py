@@ -86,6 +86,12 @@ def decode(data: bytes, name: str) -> tuple[str, str]:
         pass
     found = guess_cjk(data)
     if found is None:
+        # UTF-8 with a few broken bytes (a file cut inside a character, one bad byte): the damage is marked with
+        # U+FFFD where it is (a cell there reads as unreadable), the rest is read as written
+        text = data.decode("utf-8", errors="replace")
+        if text.count("\ufffd") <= max(1, len(text) // 1000):
+            return text, "utf-8 (damaged)"
+    if found is None:
         raise IngestError(
             "无法确定编码：文件不是 UTF-8、GB18030/GBK、Big5 或 UTF-16 编码的可读文字，"
             "请另存为 UTF-8 编码的文本后再提交",
