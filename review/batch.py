@@ -60,6 +60,7 @@ class Item:
     path: Path
     sha256: str = ""
     error: str = ""  # why it cannot be read at all (missing, a special file, a refused zip): not given to a worker
+    refusal: Optional["BatchInputError"] = field(default=None, repr=False)  # a zip archive refused whole
 
 
 @dataclass
@@ -169,7 +170,7 @@ def _zip_items(z: Path, dest: Path) -> list[Item]:
     try:
         return extract_zip(z, dest)
     except BatchInputError as e:  # refused whole: listed as unreadable, the other inputs go on
-        return [Item(name=str(z), path=z, error=e.message)]
+        return [Item(name=str(z), path=z, error=e.message, refusal=e)]
 
 
 def _walk(folder: Path, out: Path) -> list[Item]:
@@ -447,6 +448,9 @@ def run(paths: Iterable[Union[str, os.PathLike]], out: Union[str, os.PathLike], 
 def _run(paths, out: Path, workers, progress, db, timeout) -> BatchReport:
     t0 = time.perf_counter()
     items = collect(paths, out)
+    refused = [it.refusal for it in items if it.refusal is not None]
+    if refused and all(it.error for it in items):
+        raise refused[0]  # nothing to review but a hostile archive: the batch is refused whole, as the archive is
     for it in items:
         if not it.error:
             it.error = unreadable_reason(it.path)  # checked again: never open a FIFO to hash it

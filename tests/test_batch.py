@@ -106,9 +106,11 @@ def test_zip_with_a_path_leaving_the_folder_is_refused(tmp_path):
         zf.writestr("ok.txt", (FIX / "004_0c9827e6b67986f5.txt").read_text(encoding="utf-8"))
         zf.writestr("../../x.txt", "escaped")
     out = tmp_path / "deep" / "out"
-    rep = batch.run([z], out)  # refused whole, listed as unreadable with the reason; the run goes on
-    [item] = rep.items
-    assert "越出目录" in item.error and "../../x.txt" in item.error and rep.unreadable == 1
+    with pytest.raises(batch.BatchInputError) as e:  # nothing else to review: the batch is refused whole
+        batch.run([z], out)
+    assert "越出目录" in e.value.message and "../../x.txt" in e.value.message
+    rep = batch.run([z, FIX / "004_0c9827e6b67986f5.txt"], out)  # with other inputs: listed, the rest reviewed
+    assert "越出目录" in rep.items[0].error and rep.unreadable == 1 and rep.reviewed == 1
     written = [p for p in tmp_path.rglob("*") if p.is_file() and p != z]
     assert written == [] or all(out in p.parents for p in written)
     assert not (tmp_path / "x.txt").exists() and not (tmp_path / "deep" / "x.txt").exists()
