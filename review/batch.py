@@ -15,7 +15,7 @@ the summary is rebuilt from the per-report JSON, so a resumed run ends with the 
 uninterrupted one.
 
 Robust: every file is reviewed in its own forked worker process with a time limit ($REVIEW_BATCH_TIMEOUT, default
-120 s) and an address-space cap ($REVIEW_BATCH_WORKER_MB, default 4096); a worker that dies or runs out of time
+120 s) and a cap on how far its address space may grow ($REVIEW_BATCH_WORKER_MB, default 4096); a worker that dies or runs out of time
 marks that file unreadable and the run goes on. Missing paths, special files (FIFOs, devices, links to them),
 dangling links and refused zip archives are listed as unreadable with the reason; the rest is reviewed. Workers
 end with their parent (PR_SET_PDEATHSIG). One run at a time per output folder: `.batch.lock` (an flock, released
@@ -346,9 +346,11 @@ def _die_with_parent(parent: int) -> None:
 def _worker(conn, path: str, name: str, out: str, parent: int, memory_mb: float) -> None:
     _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    try:
+    try:  # the cap is on growth: a worker forked from a large process (the UI) keeps what it inherited
         import resource
-        cap = int(memory_mb * 1024 * 1024)
+        with open("/proc/self/statm") as f:
+            inherited = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        cap = inherited + int(memory_mb * 1024 * 1024)
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     except (ImportError, ValueError, OSError):
         pass

@@ -114,6 +114,15 @@ def test_a_file_over_the_time_limit_is_stopped_and_resumed_runs_still_say_so(pdf
     assert p.returncode == 2 and "无法读取" in p.stdout
 
 
+def test_a_worker_over_its_memory_cap_fails_its_file_not_the_run(tmp_path, monkeypatch):
+    monkeypatch.setenv(batch.ENV_WORKER_MB, "1")  # any real allocation beyond what the worker inherited fails
+    t0 = time.monotonic()
+    rep = batch.run(TXT, tmp_path / "out", workers=2, timeout=60)
+    assert time.monotonic() - t0 < 60 and rep.unreadable == 2
+    rows = _summary(tmp_path / "out")
+    assert all(r["状态"] == "无法读取" and ("MemoryError" in r["主要问题"] or "异常退出" in r["主要问题"]) for r in rows)
+
+
 def test_two_batches_on_one_output_the_second_says_who_holds_it(pdfs, tmp_path):
     out = tmp_path / "out"
     first = _spawn("batch", *map(str, pdfs), *map(str, TXT), "--out", str(out), "--workers", "1")
