@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Optional
 
 from review.api import check_paths
@@ -341,7 +342,14 @@ def cmd_export(args) -> int:
 
 def cmd_audit_verify(args) -> int:
     """exit 0: the chain holds; 1: it is broken (rows changed, removed or inserted); 2: the database cannot be read."""
-    from review.signoff import SignoffDB
+    import sqlalchemy as sa
+
+    from review.signoff import SignoffDB, default_url
+    url = sa.make_url(args.db or default_url())
+    if url.get_backend_name() == "sqlite" and url.database and not url.database.startswith("file:") \
+            and not Path(url.database).expanduser().exists():  # verifying must not create an empty record
+        raise ReviewError(f"找不到审核记录数据库：{url.database}。请用 --db 指定正确的文件或地址",
+                          f"no sign-off database at {url.database}: give the right file or URL with --db")
     with SignoffDB(args.db) as db:
         rep = db.verify()
         where = db._where()

@@ -273,6 +273,10 @@ def test_a_damaged_database_is_named_with_what_to_do(tmp_path):
         p = subprocess.run([*REVIEW, "audit", "verify", "--db", f"sqlite:///{bad}"], capture_output=True, text=True,
                            cwd=ROOT, timeout=60)
         assert p.returncode == 2 and str(bad) in p.stderr and "Traceback" not in p.stderr
+    missing = tmp_path / "typo.sqlite"
+    p = subprocess.run([*REVIEW, "audit", "verify", "--db", f"sqlite:///{missing}"], capture_output=True, text=True,
+                       cwd=ROOT, timeout=60)
+    assert p.returncode == 2 and "找不到" in p.stderr and not missing.exists()  # verifying creates nothing
 
 
 def test_a_read_only_database_reads_and_refuses_writes_plainly(tmp_path):
