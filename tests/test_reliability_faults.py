@@ -100,16 +100,27 @@ def test_a_killed_worker_marks_its_file_unreadable_and_the_run_goes_on(pdfs, tmp
     assert proc.returncode == 2
 
 
-def test_a_file_over_the_time_limit_is_stopped_and_resumed_runs_still_say_so(pdfs, tmp_path):
+def test_a_file_over_the_time_limit_is_stopped_and_resumed_runs_still_say_so(tmp_path, monkeypatch):
+    stuck = tmp_path / "stuck.txt"
+    stuck.write_bytes(TXT[1].read_bytes())
+    real = batch.review_one
+
+    def review_one(path, name, out):  # the fault: a reader stuck on this file (the forked worker inherits it)
+        if name.endswith("stuck.txt"):
+            time.sleep(120)
+        return real(path, name, out)
+    monkeypatch.setattr(batch, "review_one", review_one)
     out = tmp_path / "out"
-    rep = batch.run([pdfs[0], TXT[0]], out, workers=2, timeout=0.3)  # the PDF needs over a second
+    t0 = time.monotonic()
+    rep = batch.run([stuck, TXT[0]], out, workers=2, timeout=2.0)
+    assert time.monotonic() - t0 < 60
     slow, fast = rep.items
     rows = {r["文件"]: r for r in _summary(out)}
     assert rows[str(slow.path)]["状态"] == "无法读取" and "超时" in rows[str(slow.path)]["主要问题"]
     assert rows[str(fast.path)]["状态"] != "无法读取" and rep.unreadable == 1
-    again = batch.run([pdfs[0], TXT[0]], out, workers=2, timeout=0.3)
+    again = batch.run([stuck, TXT[0]], out, workers=2, timeout=2.0)
     assert again.reviewed == 0 and again.unreadable == 1  # resumed: nothing redone, still unreadable
-    p = subprocess.run([*REVIEW, "batch", str(pdfs[0]), str(TXT[0]), "--out", str(out)], capture_output=True,
+    p = subprocess.run([*REVIEW, "batch", str(stuck), str(TXT[0]), "--out", str(out)], capture_output=True,
                        text=True, cwd=ROOT, timeout=120)
     assert p.returncode == 2 and "无法读取" in p.stdout
 
@@ -123,9 +134,22 @@ def test_a_worker_over_its_memory_cap_fails_its_file_not_the_run(tmp_path, monke
     assert all(r["状态"] == "无法读取" and ("MemoryError" in r["主要问题"] or "异常退出" in r["主要问题"]) for r in rows)
 
 
+def test_a_held_output_folder_is_refused_naming_the_holder(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    with batch.OutputLock(out):  # this test process is "the other run"
+        p = subprocess.run([*REVIEW, "batch", str(TXT[0]), "--out", str(out)], capture_output=True, text=True,
+                           cwd=ROOT, timeout=120)
+        assert p.returncode == 2 and f"进程 {os.getpid()}" in p.stderr and "Traceback" not in p.stderr
+        assert not (out / "index.jsonl").exists()  # it wrote nothing
+    p = subprocess.run([*REVIEW, "batch", str(TXT[0]), "--out", str(out)], capture_output=True, text=True, cwd=ROOT,
+                       timeout=120)
+    assert p.returncode in (0, 1)  # released: the next run goes ahead
+
+
 def test_two_batches_on_one_output_the_second_says_who_holds_it(pdfs, tmp_path):
     out = tmp_path / "out"
-    first = _spawn("batch", *map(str, pdfs), *map(str, TXT), "--out", str(out), "--workers", "1")
+    first = _spawn("batch", *map(str, pdfs), *map(str, TXT), str(FIX), "--out", str(out), "--workers", "1")
     lock = out / batch.LOCK_NAME
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not (lock.exists() and lock.read_text(encoding="utf-8").strip()):
@@ -137,8 +161,8 @@ def test_two_batches_on_one_output_the_second_says_who_holds_it(pdfs, tmp_path):
     assert f"进程 {first.pid}" in second.stderr and "开始于" in second.stderr and "Traceback" not in second.stderr
     first.communicate(timeout=300)
     assert first.returncode in (0, 1)
-    index = (out / "index.jsonl").read_text(encoding="utf-8").splitlines()
-    assert len(index) == len(pdfs) + len(TXT)  # each report reviewed once
+    index = [json.loads(x)["sha256"] for x in (out / "index.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(index) == len(set(index)) == len(pdfs) + len(list(FIX.glob("*.*"))) - 1  # each reviewed once (no README)
     third = subprocess.run([*REVIEW, "batch", *map(str, TXT), "--out", str(out)], capture_output=True, text=True,
                            cwd=ROOT, timeout=120)
     assert third.returncode in (0, 1)  # the lock went with the first run
