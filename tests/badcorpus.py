@@ -286,6 +286,17 @@ def _pdf_pages(path: Path, pages: int, text: bool = True, encrypt: Optional[str]
     c.save()
 
 
+def _pdf_dense(path: Path, rows: int, per_row: int) -> None:
+    """One page of tiny text: `rows` lines of `per_row` characters."""
+    from reportlab.pdfgen import canvas
+    c = canvas.Canvas(str(path), invariant=1)
+    c.setFont("Helvetica", 2)
+    for y in range(rows):
+        c.drawString(10, 820 - y * 2, "1 " * (per_row // 2))
+    c.showPage()
+    c.save()
+
+
 def build(folder: Path) -> list[Case]:
     """Write every corpus file into `folder`; the cases, in order."""
     import fixturegen
@@ -356,6 +367,10 @@ def build(folder: Path) -> list[Case]:
     add("image_only.pdf", None, "pages with shapes only (no text layer)", "error", error_has=("没有可提取的文字",))
     _pdf_pages(folder / "pages300.pdf", 300)
     add("pages300.pdf", None, "300 pages", "error", error_has=("REVIEW_MAX_PAGES",))
+    _pdf_dense(folder / "dense_page.pdf", 400, 300)
+    add("dense_page.pdf", None, "one page showing 120,000 characters", "error", error_has=("REVIEW_MAX_PAGE_CHARS",))
+    _pdf_dense(folder / "dense_10k.pdf", 50, 100)
+    add("dense_10k.pdf", None, "one page of 10,000 characters", "read")
     # --- DOCX
     good_docx = fixturegen.render(SEED.name, "docx", folder / "_src")
     add("good.docx", good_docx.read_bytes(), "the seed rendered as DOCX (control)", "read", same_applications(ref))

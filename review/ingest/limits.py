@@ -12,6 +12,7 @@ Every limit is read from the environment when a file is read, so a service can b
     REVIEW_MAX_DEPTH          200     nesting depth of HTML div/table elements
     REVIEW_MAX_ELEMENTS       50000   HTML elements of one page
     REVIEW_MAX_PAGES          200     PDF pages
+    REVIEW_MAX_PAGE_CHARS     20000   characters on one PDF page (a dense page of text has some 2,500)
     REVIEW_MAX_LINES          20000   text lines (paragraphs, table rows) of one file
     REVIEW_MAX_LINE_CHARS     100000  characters of one line (a paragraph is a few thousand)
     REVIEW_MAX_SECONDS        60      time to read one file
@@ -50,6 +51,7 @@ class Limits:
     max_depth: int = 200
     max_elements: int = 50_000
     max_pages: int = 200
+    max_page_chars: int = 20_000
     max_lines: int = 20_000
     max_line_chars: int = 100_000
     max_seconds: float = 60
@@ -204,6 +206,13 @@ def check_pages(pages: int) -> None:
         raise over("max_pages", "PDF 页数", "The page count", pages, lim.max_pages)
 
 
+def check_page_chars(chars: int, page: int) -> None:
+    lim = current()
+    if chars > lim.max_page_chars:
+        raise over("max_page_chars", f"PDF 第 {page} 页的字符数", f"The number of characters on page {page}", chars,
+                   lim.max_page_chars)
+
+
 def check_lines(lines: int, longest: int = 0) -> None:
     lim = current()
     if lines > lim.max_lines:
@@ -246,7 +255,9 @@ def deadline() -> Iterator[None]:
             raise _timeout()
         try:
             old = signal.signal(signal.SIGALRM, on_alarm)
-            signal.setitimer(signal.ITIMER_REAL, seconds)
+            # and again every half second after that: a library that swallows the first one in its own
+            # `except Exception` is interrupted again until the refusal gets out
+            signal.setitimer(signal.ITIMER_REAL, seconds, 0.5)
         except (ValueError, OSError):
             use_alarm = False
     try:

@@ -94,9 +94,55 @@ def _open_error(exc: Exception, name: str) -> IngestError:
 
 # --------------------------------------------------------------------------- one page
 
+_PDF_LITERAL = re.compile(rb"\((?:\\.|[^\\()])*\)", re.S)
+_PDF_HEX = re.compile(rb"<[0-9A-Fa-f\s]+>")
+_PDF_INLINE_IMAGE = re.compile(rb"\bBI\b.*?\bID\b.*?\bEI\b", re.S)
+
+
+def _glyph_estimate(page) -> int:
+    """About how many glyphs the page's content streams show: the bytes of their string operands (a hex digit is
+    half a byte), read before pdfminer interprets them at some 0.2 ms a glyph. Text inside form XObjects is not
+    counted here: the character count after interpretation and the time limit bound it."""
+    from pdfminer.pdftypes import resolve1, stream_value
+    total = 0
+    for ref in getattr(page.page_obj, "contents", None) or []:
+        try:
+            data = stream_value(resolve1(ref)).get_data()
+        except Exception:  # not a stream, or a broken one: pdfminer will say so when it reads the page
+            continue
+        data = _PDF_INLINE_IMAGE.sub(b"", data)
+        total += sum(len(m) - 2 for m in _PDF_LITERAL.findall(data))
+        total += sum(len(m) - 2 for m in _PDF_HEX.findall(data)) // 2
+    return total
+
+
+def _dedupe_chars(page):
+    """page.dedupe_chars() (the same characters kept, in the same order) in n·log n: pdfplumber orders the kept
+    characters with list.index, quadratic — 31 s for a page of 10,000 characters, hours for a hostile page."""
+    from itertools import groupby
+    from operator import itemgetter
+
+    from pdfplumber.utils import cluster_objects
+    chars = page.chars
+    where = {id(c): i for i, c in enumerate(chars)}
+    key, pos_key = itemgetter("upright", "text", "fontname", "size"), itemgetter("doctop", "x0")
+    kept = []
+    for _, group in groupby(sorted(chars, key=key), key=key):
+        for y_cluster in cluster_objects(list(group), itemgetter("doctop"), 1):
+            for x_cluster in cluster_objects(y_cluster, itemgetter("x0"), 1):
+                kept.append(min(x_cluster, key=pos_key))
+    kept.sort(key=lambda c: where[id(c)])
+    out = page.filter(lambda obj: True)
+    out._objects = {kind: objs for kind, objs in page.objects.items()}  # as pdfplumber's own dedupe_chars does
+    out._objects["char"] = kept
+    return out
+
+
 def _read_page(page, number: int) -> list[_Element]:
     """The page's tables and text lines, sorted top to bottom, bare page numbers dropped."""
-    page = page.dedupe_chars()
+    limits.check_page_chars(_glyph_estimate(page) // 2, number)  # before pdfminer makes an object per glyph
+    limits.check_page_chars(len(page.chars), number)  # before the per-character work below
+    page = _dedupe_chars(page)
     found = [(t.bbox, _expand(t)) for t in page.find_tables()]
     tables = [(bbox, grid) for bbox, grid in found if grid]
     boxes = [bbox for bbox, _ in tables]
