@@ -102,8 +102,7 @@ class Value:
             parts = [c.value for c in self.cells]
             sum_text = f"（{' + '.join(num_text(v) for v in parts)}）" if 1 < len(parts) <= 6 else ""
             return f"{self.q.name}为 {num_text(self.value)} {self.q.unit}{sum_text}"
-        bad = next((c for c in self.cells if c is None or c.state not in (CellState.number, CellState.inferred)),
-                   None)
+        bad = next((c for c in self.cells if c is None or c.state != CellState.number), None)
         return f"{self.q.name}{fmt_value(bad)}"
 
     @property
@@ -124,7 +123,8 @@ def value_of(ctx: Context, q: Quantity) -> Value:
         cells = _cells(ctx, q.table, keys)
         if any(c is not None for c in cells) or keys is options[-1]:
             break
-    usable = all(c is not None and c.state in (CellState.number, CellState.inferred) for c in cells)
+    # an inferred cell was not written in the report: the words are not checked against it
+    usable = all(c is not None and c.state == CellState.number for c in cells)
     total = sum(c.value for c in cells) if usable else None
     return Value(q, keys, cells, total)
 
@@ -196,7 +196,7 @@ class Kind:
     subject: Optional[str] = None
     needs: Optional[str] = None
     column: Optional[tuple[str, tuple[str, ...]]] = None  # (name, columns) of a follow-up on another column
-    skip_subset: bool = True  # a 其中/涉及 before the figure makes it a part, not this total
+    exact_part: bool = False  # a 其中/涉及 before the figure names this exact part (else: maybe a subset of it)
     percent: bool = False  # a share (占 N%) may follow, of the results total
     keywords: tuple[str, ...] = ()
     zero: bool = False  # the words say there was none (“未发生…行政复议”): the figure is 0
@@ -234,33 +234,33 @@ KINDS: list[Kind] = [
     Kind("申请.上年结转", "上年结转的申请",
          _p(rf"上(?:一)?年(?:度)?结转(?:过来|来)?(?:的)?{KINDS_OF_APP}(?:{APP})?{LEAD}{N}{CNT}",
             rf"{N}{CNT}(?:申请)?(?:为|系|是)?上(?:一)?年(?:度)?结转"),
-         _fixed(CARRIED_IN), skip_subset=False, keywords=("结转",)),
+         _fixed(CARRIED_IN), exact_part=True, keywords=("结转",)),
     Kind("申请.结转下年", "结转下年度的申请",
          _p(rf"(?:结转|顺延|转入|延续|转)(?:至|到)?下(?:一)?年(?:度)?(?:继续)?(?:办理|答复|处理)?(?:的)?(?:{APP})?{LEAD}{N}{CNT}",
             rf"{N}{CNT}(?:申请)?(?:需)?(?:结转|顺延|转入|延续|转)(?:至|到)?下(?:一)?年(?:度)?"),
-         _fixed(CARRIED_OUT), skip_subset=False, keywords=("下年", "下一年")),
+         _fixed(CARRIED_OUT), exact_part=True, keywords=("下年", "下一年")),
     Kind("申请.予以公开", "予以公开", _p(rf"(?<!不)予以公开(?:的)?(?:申请)?{LEAD}{N}{CNT}", rf"{N}{CNT}(?:申请)?予以公开"),
-         _results("三.一", "（一）予以公开"), skip_subset=False, percent=True, keywords=("予以公开",)),
+         _results("三.一", "（一）予以公开"), exact_part=True, percent=True, keywords=("予以公开",)),
     Kind("申请.部分公开", "部分公开", _p(rf"部分公开(?:的)?(?:申请)?{LEAD}{N}{CNT}", rf"{N}{CNT}(?:申请)?(?:予以)?部分公开"),
-         _results("三.二", "（二）部分公开"), skip_subset=False, percent=True, keywords=("部分公开",)),
+         _results("三.二", "（二）部分公开"), exact_part=True, percent=True, keywords=("部分公开",)),
     Kind("申请.不予公开", "不予公开", _p(rf"不予(?:以)?公开(?:的)?(?:申请)?{LEAD}{N}{CNT}", rf"{N}{CNT}(?:申请)?不予(?:以)?公开"),
-         _results("三.三", "（三）不予公开"), skip_subset=False, percent=True, keywords=("不予",)),
+         _results("三.三", "（三）不予公开"), exact_part=True, percent=True, keywords=("不予",)),
     Kind("申请.无法提供", "无法提供", _p(rf"无法提供(?:的)?(?:申请)?{LEAD}{N}{CNT}", rf"{N}{CNT}(?:申请)?(?:因.{{0,8}})?无法提供"),
-         _results("三.四", "（四）无法提供"), skip_subset=False, percent=True, keywords=("无法提供",)),
+         _results("三.四", "（四）无法提供"), exact_part=True, percent=True, keywords=("无法提供",)),
     Kind("申请.不予处理", "不予处理", _p(rf"不予处理(?:的)?(?:申请)?{LEAD}{N}{CNT}", rf"{N}{CNT}(?:申请)?不予处理"),
-         _results("三.五", "（五）不予处理"), skip_subset=False, percent=True, keywords=("不予处理",)),
+         _results("三.五", "（五）不予处理"), exact_part=True, percent=True, keywords=("不予处理",)),
     Kind("申请.其他处理", "其他处理", _p(rf"其他处理(?:的)?(?:申请)?{LEAD}{N}{CNT}"),
-         _results("三.六", "（六）其他处理"), skip_subset=False, percent=True, keywords=("其他处理",)),
+         _results("三.六", "（六）其他处理"), exact_part=True, percent=True, keywords=("其他处理",)),
     # follow-ups on the 申请 subject: the figure after it in the same sentence
     Kind("申请.办结", "办结（答复）的申请", _p(_tail(_VERB_DONE)), _fixed(DONE), _fixed(NEW, NEW_AND_CARRIED),
-         needs="申请", skip_subset=False),
+         needs="申请", exact_part=True),
     Kind("申请.自然人", "自然人的申请", _p(rf"(?<!非)自然人(?:申请|提出的?申请)?{LEAD}{N}{CNT}"), _fixed(), needs="申请",
-         column=("自然人", ("自然人",)), skip_subset=False),
+         column=("自然人", ("自然人",)), exact_part=True),
     Kind("申请.法人", "法人或其他组织的申请", _p(rf"法人(?:或|和|及)?(?:其他组织|其他社会组织)?(?:申请|提出的?申请)?{LEAD}{N}{CNT}"),
-         _fixed(), needs="申请", skip_subset=False,
+         _fixed(), needs="申请", exact_part=True,
          column=("法人或其他组织", ("商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他"))),
     Kind("申请.商业企业", "商业企业的申请", _p(rf"商业企业(?:申请|提出的?申请)?{LEAD}{N}{CNT}"), _fixed(), needs="申请",
-         column=("商业企业", ("商业企业",)), skip_subset=False),
+         column=("商业企业", ("商业企业",)), exact_part=True),
     # ------------------------------------------------------------------ 表四: appeals
     Kind("复议诉讼.无", "没有行政复议、行政诉讼",
          _p(rf"{_NONE}[^。;,，]{{0,24}}?行政复议(?:案件)?(?:、|和|及|与|或|或者)[^。;,，]{{0,6}}?行政诉讼"),
@@ -279,7 +279,7 @@ KINDS: list[Kind] = [
          _p(rf"行政诉讼(?:案件)?{LEAD}{N}{CNT}", rf"{N}{CNT}(?:政府信息公开)?行政诉讼"),
          _fixed(SUITS), _fixed(SUIT_DIRECT, SUIT_AFTER), subject="诉讼", keywords=("行政诉讼",)),
     *[Kind(f"复议诉讼.{col}", col, _p(rf"{pat}(?:的)?{LEAD}{N}{CNT}"), _fixed(), needs="复议|诉讼",
-           column=(col, (col,)), skip_subset=False)
+           column=(col, (col,)), exact_part=True)
       for col, pat in (("结果维持", "(?:结果)?维持"), ("结果纠正", "(?:结果)?纠正"), ("其他结果", "其他结果"),
                        ("尚未审结", "(?:尚)?未审结"))],
     # ------------------------------------------------------------------ 表二: disclosure
@@ -419,8 +419,6 @@ def _is_claim(ctx: Context, kind: Kind, s: str, m: re.Match) -> bool:
         return not (_OTHER_YEAR_WORDS.search(clause + m.group(0)) or _CHANGE.search(near))
     if _CHANGE.search(near) or _CHANGE.search(s[max(0, m.start("num") - 4):m.start("num")]):
         return False
-    if kind.skip_subset and any(w in near for w in ("其中", "涉及", "包括")):
-        return False
     if "处理费" in m.group(0):
         return False
     if kind.id != "申请.上年结转" and _OTHER_YEAR_WORDS.search(clause + s[m.start():m.start("num")]):
@@ -439,8 +437,14 @@ def _is_claim(ctx: Context, kind: Kind, s: str, m: re.Match) -> bool:
 
 
 def _scope_word(claim: Claim) -> Optional[str]:
+    """A word saying the figure may count another scope: another body's, the region's, a subset (其中…)."""
     m = _SCOPE.search(claim.sentence[:claim.match.end()])
-    return m.group(0) if m else None
+    if m:
+        return m.group(0)
+    near = claim.sentence[max(0, claim.start - 6):claim.start]
+    if not claim.kind.exact_part:
+        return next((w for w in ("其中", "涉及", "包括") if w in near), None)
+    return None
 
 
 def _ref(claim: Claim) -> Evidence:
