@@ -141,8 +141,9 @@ def test_draft_with_sources_and_repetition(online, llm_stub):
     a = online(history=FolderHistory([P2021]))
     rv = a.review(P2022)
     five_2021 = next(s.text for s in check(P2021).sections if s.number == 5)
-    copied = [{"text": s, "sources": [1]} for s in five_2021.split("。")[:4] if s]
-    llm_stub.reply_json({"problems": copied, "measures": [{"text": "加强政策解读。", "sources": [1, 99]}],
+    prior = len(rv.fails[:12]) + 1  # the materials: this year's findings first, then the 2021 part 五
+    copied = [{"text": s, "sources": [prior]} for s in five_2021.split("。")[:4] if s]
+    llm_stub.reply_json({"problems": copied, "measures": [{"text": "加强政策解读。", "sources": [prior, 99]}],
                          "plan": [{"text": "按时发布年报。", "sources": [42]}]})
     d = a.draft(rv)
     assert d.mode == "llm" and d.repetition_year == 2021

@@ -7,6 +7,7 @@ from functools import lru_cache
 from review.identities import Equation, appeal_equations, application_equations, holds
 from review.models import CellState
 from review.templates import template
+from review.present import group_label, row_label
 from review.rules.base import Context, Rule, evidence_of, fmt_value, num_text, rule
 from review.text import is_integral
 
@@ -18,8 +19,37 @@ def _key_ref(table: str, key: tuple[str, str]) -> dict:
     return {_ROW_FIELD[table]: key[0], "column": key[1]}
 
 
-def _side(eq_side, cells) -> str:
-    return " + ".join(f"{k[0]}={fmt_value(cells.get(k))}" for k in eq_side)
+# 表三's four balance rows, short, where a message adds them up
+_SHORT_ROWS = {"一": "本年新收", "二": "上年结转", "三.七": "（七）总计", "四": "结转下年度继续办理"}
+
+
+def _term(table: str, eq: Equation, k: tuple[str, str], short: bool = True) -> str:
+    """One cell of an equation, named by what varies in it: the row (a column's equation) or the column."""
+    if len({x[1] for x in eq.cells}) == 1:  # one column: cells differ by row (表三) or group
+        if table == "applications":
+            return (_SHORT_ROWS.get(k[0]) if short else None) or row_label(k[0])
+        return group_label(k[0])
+    return k[1]
+
+
+def _side(table: str, eq: Equation, side, cells) -> str:
+    return " + ".join(f"{_term(table, eq, k)} {fmt_value(cells.get(k))}" for k in side)
+
+
+def _where(table: str, eq: Equation) -> str:
+    """“表三（依申请公开）“自然人”” for a column, “…“（一）予以公开”行” for a row, “表四（复议诉讼）“行政复议”” for a group."""
+    if table == "appeals":
+        return f"{TABLE_ZH[table]}“{group_label(eq.along)}”"
+    if len({x[1] for x in eq.cells}) == 1:
+        return f"{TABLE_ZH[table]}“{eq.along}”"
+    return f"{TABLE_ZH[table]}“{row_label(eq.along)}”行"
+
+
+def _title(eq: Equation) -> str:
+    if eq.title:
+        return eq.title
+    total = eq.lhs[0][1] if len(eq.lhs) == 1 else "总计"
+    return f"{'、'.join(k[1] for k in eq.rhs)}之和等于{total}"
 
 
 def _identity_findings(r: Rule, table: str, eqs: list[Equation], cells: dict):
@@ -33,17 +63,19 @@ def _identity_findings(r: Rule, table: str, eqs: list[Equation], cells: dict):
         refs = [_key_ref(table, k) for k in eq.cells]
         ev = [evidence_of(cells[k], f"{k[0]}/{k[1]}") for k in eq.cells if k in cells]
         line = next((cells[k].line for k in eq.cells if k in cells), None)
-        where = f"{TABLE_ZH[table]}“{eq.along}”"
+        where, title = _where(table, eq), _title(eq)
         if ok is None:
             bad = [k for k in eq.cells if values.get(k) is None]
-            what = "、".join(f"{k[0]}/{k[1]}{fmt_value(cells.get(k))}" for k in bad[:4])
-            yield r.finding(f"{where}无法核对“{eq.title}”：{what}不是可用的数字。", key=f"{eq.along}",
+            what = "、".join(f"{_term(table, eq, k, short=False)}{fmt_value(cells.get(k))}" for k in bad[:4])
+            more = f"等 {len(bad)} 个单元格" if len(bad) > 4 else ""
+            yield r.finding(f"{where}无法核对“{title}”：{what}{more}不是可用的数字。", key=f"{eq.along}",
                             status="not_assessable", table=table, cells=refs, line=line, evidence=ev)
         elif not ok:
             lhs = sum(values[k] for k in eq.lhs)
             rhs = sum(values[k] for k in eq.rhs)
-            right = f"{_side(eq.rhs, cells)}，合计" if len(eq.rhs) <= 7 else "各项合计"
-            yield r.finding(f"{where}不符合“{eq.title}”：{_side(eq.lhs, cells)}，合计 {num_text(lhs)}；"
+            right = f"{_side(table, eq, eq.rhs, cells)}，合计" if len(eq.rhs) <= 7 else "各项合计"
+            yield r.finding(f"{where}不符合“{title}”：{_side(table, eq, eq.lhs, cells)}"
+                            f"{'，合计 ' + num_text(lhs) if len(eq.lhs) > 1 else ''}；"
                             f"{right} {num_text(rhs)}，相差 {num_text(abs(lhs - rhs))}。",
                             key=f"{eq.along}", table=table, cells=refs, line=line, evidence=ev)
 
@@ -120,23 +152,58 @@ def count_invalid(r: Rule, ctx: Context):
         elif kind in ("count", "amount") and v < 0:
             bad = "不应为负数"
         if bad:
-            yield r.finding(f"{TABLE_ZH[table]}“{row}/{c.column}”为 {c.raw or v}：{bad}。", key=f"{table}|{row}|{c.column}",
+            yield r.finding(f"{TABLE_ZH[table]}“{_row_name(table, row)}”行“{c.column}”列为 {c.raw or v}：{bad}。", key=f"{table}|{row}|{c.column}",
                             table=table, cells=[_ref(table, c, row)], line=c.line,
                             evidence=[evidence_of(c, f"{row}/{c.column}")])
 
 
+def _row_name(table: str, row: str) -> str:
+    return row_label(row) if table == "applications" else group_label(row) if table == "appeals" else row
+
+
+def _template_rows(ctx: Context, table: str) -> int:
+    t = ctx.template
+    if t is None:
+        return 0
+    if table == "applications":
+        return len(t.applications.leaf_rows)
+    return len(t.appeals.groups) if table == "appeals" else 0
+
+
 def _state_rule(state: CellState, describe: str, advice: str):
+    """One finding per table and column (columns with the very same rows share one), listing the rows."""
     def check(r: Rule, ctx: Context):
-        rows = defaultdict(list)
+        by_column: dict[tuple[str, str], list] = defaultdict(list)
         for table, c, row in _all_cells(ctx):
             if c.state == state or (state == CellState.unreadable and c.state == CellState.inferred):
-                rows[(table, row)].append((_ref(table, c, row), c))
-        for (table, row), found in rows.items():
-            cols = "、".join(c.column + (f"（推得 {c.value}）" if c.state == CellState.inferred else "") for _, c in found)
-            note = next((c.note for _, c in found if c.note), "")
-            yield r.finding(f"{TABLE_ZH[table]}“{row}”行的 {cols} {describe}{('：' + note) if note else ''}。{advice}",
-                            key=f"{table}|{row}", table=table, cells=[ref for ref, _ in found], line=found[0][1].line,
-                            evidence=[evidence_of(c, f"{row}/{c.column}") for _, c in found])
+                by_column[(table, c.column)].append((row, c))
+        groups: dict[tuple, list[str]] = defaultdict(list)  # (table, rows) -> columns
+        for (table, column), found in by_column.items():
+            groups[(table, tuple(row for row, _ in found))].append(column)
+        for (table, rows), columns in groups.items():
+            found = [(row, c) for col in columns for row, c in by_column[(table, col)]]
+            notes = {c.note for _, c in found if c.note}
+            one_note = len(notes) == 1 and all(c.note for _, c in found) and not any(
+                c.state == CellState.inferred for _, c in found)
+
+            def row_text(row: str) -> str:
+                cs = [c for r_, c in found if r_ == row]
+                extra = [f"由勾稽关系推得 {num_text(c.value)}" for c in cs
+                         if c.state == CellState.inferred and len(columns) == 1]
+                if not one_note:
+                    extra += sorted({c.note for c in cs if c.note and c.state != CellState.inferred})
+                return _row_name(table, row) + (f"（{'；'.join(extra)}）" if extra else "")
+
+            cols = "”“".join(columns)
+            whole = _template_rows(ctx, table)
+            listed = "、".join(row_text(row) for row in rows)
+            count = f"全部 {len(rows)} 行" if whole and len(rows) == whole else f"{len(rows)} 行"
+            why = f"（{notes.pop()}）" if one_note else ""
+            yield r.finding(f"{TABLE_ZH[table]}“{cols}”{'列' if len(columns) == 1 else '各列'}有 {count}"
+                            f"{describe}{why}：{listed}。{advice}",
+                            key=f"{table}|{'、'.join(columns)}", table=table,
+                            cells=[_ref(table, c, row) for row, c in found], line=found[0][1].line,
+                            evidence=[evidence_of(c, f"{row}/{c.column}") for row, c in found])
     return check
 
 
@@ -149,7 +216,7 @@ rule("cell-blank", "warning", "表格单元格空白（空白不等于0）", "�
      )(_state_rule(CellState.blank, "为空白", "空白不等于 0，请机关补填（没有的应填 0）。"))
 rule("cell-na", "info", "表格单元格填写“/”“-”“无”等", "年报格式：各项数据应填写，没有的填 0",
      "“/”“-”“无”等表示不适用，不按 0 计算；依赖它的核对标记为“无法判断”。"
-     )(_state_rule(CellState.na, "填写为不适用（如“/”“-”“无”）", "不按 0 计算；如确无数据，应填 0。"))
+     )(_state_rule(CellState.na, "填写为“/”“-”“无”等不适用符号", "不按 0 计算；如确无数据，应填 0。"))
 
 
 _TABLE_SHORT = {"disclosure": "表二", "applications": "表三", "appeals": "表四"}
@@ -198,7 +265,8 @@ def table_row_missing(r: Rule, ctx: Context):
                             f"已按该行合计读取，（七）总计照常核对。",
                             key=f"{table}|{m['row']}|collapsed", table=table, cells=[{"row": m["row"]}])
         else:
-            yield r.finding(f"{TABLE_ZH[table]}缺少“{m['row']}”行。", key=f"{table}|{m['row']}", table=table,
+            yield r.finding(f"{TABLE_ZH[table]}缺少“{row_label(m['row'])}”行（没有的也应列出并填 0）。",
+                            key=f"{table}|{m['row']}", table=table,
                             cells=[{"row": m["row"]}])
 
 
