@@ -66,7 +66,7 @@ def _identity_findings(r: Rule, table: str, eqs: list[Equation], cells: dict):
         where, title = _where(table, eq), _title(eq)
         if ok is None:
             bad = [k for k in eq.cells if values.get(k) is None]
-            what = "、".join(f"{_term(table, eq, k, short=False)}{fmt_value(cells.get(k))}" for k in bad[:4])
+            what = "、".join(f"{_term(table, eq, k, short=False)} {fmt_value(cells.get(k))}" for k in bad[:4])
             more = f"等 {len(bad)} 个单元格" if len(bad) > 4 else ""
             yield r.finding(f"{where}无法核对“{title}”：{what}{more}不是可用的数字。", key=f"{eq.along}",
                             status="not_assessable", table=table, cells=refs, line=line, evidence=ev)
