@@ -35,6 +35,9 @@ YEAR = r"(?:本年度|本年|全年|年内|当年|今年|\d{4}年(?:度)?)?"
 CNT = r"(?P<unit>件|起|宗|个|份|次)"
 MONEY = r"(?P<unit>亿元|万元|元)"
 APP = r"(?:政府信息公开|依申请公开|信息公开|公开)?(?:的|类)?申请"
+# who applied, between the verb and a named 申请: “受理公民、法人和其他组织提出的政府信息公开申请 29 件”
+WHO = r"[^，,。;；:：\d]{0,20}?"
+APP_NAMED = r"(?:政府信息公开|依申请公开)(?:的|类)?申请"
 KINDS_OF_APP = r"(?:各类|有关|相关|依法)?"
 _VERB_IN = "收到|受理|接收|接到|新收|收"
 _VERB_DO = "办理|处理"
@@ -219,15 +222,18 @@ KINDS: list[Kind] = [
     # ------------------------------------------------------------------ 表三: applications
     Kind("申请.收到", "收到的申请",
          _p(rf"(?:{_VERB_IN})(?:了)?{YEAR}{LEAD}{KINDS_OF_APP}{APP}(?:事项|件数|数量|总数)?{LEAD}{N}{CNT}",
+            rf"(?:{_VERB_IN})(?:了)?{WHO}{APP_NAMED}(?:事项|件数|数量|总数)?{LEAD}{N}{CNT}",
             rf"(?:{_VERB_IN})(?:了)?{YEAR}{LEAD}{N}{CNT}(?:的)?{KINDS_OF_APP}{APP}"),
          _fixed(NEW), _fixed(NEW_AND_CARRIED, DONE), subject="申请", percent=False,
          keywords=("申请",)),
     Kind("申请.办结", "办结（答复）的申请",
          _p(rf"(?:{_VERB_DONE})(?:了)?{YEAR}{LEAD}{KINDS_OF_APP}{APP}(?:事项|件数|数量|总数)?{LEAD}{N}{CNT}",
+            rf"(?:{_VERB_DONE})(?:了)?{WHO}{APP_NAMED}(?:事项|件数|数量|总数)?{LEAD}{N}{CNT}",
             rf"(?:{_VERB_DONE})(?:了)?{YEAR}{LEAD}{N}{CNT}(?:的)?{KINDS_OF_APP}{APP}"),
          _fixed(DONE), _fixed(NEW, NEW_AND_CARRIED), subject="申请", keywords=("申请",)),
     Kind("申请.办理", "办理的申请",
          _p(rf"(?:{_VERB_DO})(?:了)?{YEAR}{LEAD}{KINDS_OF_APP}{APP}(?:事项|件数|数量|总数)?{LEAD}{N}{CNT}",
+            rf"(?:{_VERB_DO})(?:了)?{WHO}{APP_NAMED}(?:事项|件数|数量|总数)?{LEAD}{N}{CNT}",
             rf"(?:{_VERB_DO})(?:了)?{YEAR}{LEAD}{N}{CNT}(?:的)?{KINDS_OF_APP}{APP}",
             rf"(?:依申请公开|政府信息公开申请)(?:申请|办件|事项|件)?{LEAD}{N}{CNT}"),
          _fixed(NEW, DONE, NEW_AND_CARRIED), subject="申请", keywords=("申请",)),
