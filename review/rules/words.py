@@ -32,7 +32,7 @@ Key = tuple[str, str]
 N = r"(?P<num>\d[\d,]*(?:\.\d+)?)"
 LEAD = r"(?:共计|合计|总计|累计|总数|数量|共有|共|为|是|达到|达|计|有|了|的)*"
 YEAR = r"(?:本年度|本年|全年|年内|当年|今年|\d{4}年(?:度)?)?"
-CNT = r"(?P<unit>件|起|宗|个|份|次)"
+CNT = r"(?P<unit>件|起|宗)"  # cases; 个/项/条 count items or documents, not decisions or requests
 MONEY = r"(?P<unit>亿元|万元|元)"
 APP = r"(?:政府信息公开|依申请公开|信息公开|公开)?(?:的|类)?申请"
 # who applied, between the verb and a named 申请: “受理公民、法人和其他组织提出的政府信息公开申请 29 件”
@@ -476,7 +476,7 @@ def _compare(r: Rule, ctx: Context, claim: Claim):
     usable = [v for v in readings if v.value is not None]
     if any(_equal(said, v, claim, unit) for v in usable):
         return None
-    key = f"{claim.kind.id}|{claim.text}" if claim.kind.id != "行政事业性收费" else f"行政事业性收费|{claim.text}"
+    key = f"{claim.kind.id}|{claim.text}"  # the words restated: the same finding on the same report, run after run
     first = readings[0]
     quoted = f"正文第 {claim.line} 行称“{claim.text}”"
     if len(usable) < len(readings):
