@@ -443,3 +443,23 @@ def test_every_claim_kind_is_exercised_here():
         seen |= {c.kind.id for c in claims(Context(report=report.model_copy(update={"lines": lines})))}
         assert k
     assert sorted({k.id for k in KINDS} - seen) == []
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_generated_shares_on_every_fixture(name):
+    """“予以公开 N 件，占 X%” with the table's share (rounded to 1 or 2 places, or cut) is silent; X off by 7 is found."""
+    f = figures(report_of(name).tables, report_of(name).meta.format)
+    if not f["办结"]:
+        pytest.skip("no results total to take a share of")
+    right, wrong = [], []
+    for key in ("予以公开", "部分公开", "不予公开", "无法提供"):
+        if f[key] is None:
+            continue
+        share = 100 * f[key] / f["办结"]
+        right += [f"{key}{n(f[key])}件，占{share:.1f}%。", f"{key} {n(f[key])} 件（占比 {share:.2f}%）。",
+                  f"{key}{n(f[key])}件，占{int(share * 10) / 10:.1f}%。"]
+        wrong.append(f"{key}{n(f[key])}件，占{share + 7:.1f}%。")
+    assert _with_lines(name, right)[0] == []
+    got, after = _with_lines(name, wrong)
+    assert sorted(g.line - after for g in got) == list(range(1, len(wrong) + 1))
+    assert all(g.severity.value == "error" and "%" in g.message for g in got)
