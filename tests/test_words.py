@@ -398,6 +398,17 @@ def test_scope_words_make_a_warning_quoting_both():
     assert f.severity.value == "error"
 
 
+def test_another_count_that_cannot_be_read_makes_a_warning_not_an_error():
+    """“受理申请95件” against 本年新收 70, with 上年结转 “/”: 95 might be 70 + the carried-over — not an error."""
+    name = "pingtan_2021_county_pipe.txt"
+    body = (FIX / name).read_text(encoding="utf-8")
+    row = "| 二、上年结转政府信息公开申请数量 | 0 | 0 | 0 | 0 | 0 | 0 | 0 |"
+    assert row in body
+    edited = body.replace(row, row[: -len("| 0 |")] + "| / |") + "\n本年度受理政府信息公开申请95件。\n"
+    [f] = [f for f in fails(check(edited.encode("utf-8"), name=name)) if "95件" in f.message]
+    assert f.severity.value == "warning" and "70 件" in f.message and "（不适用）" in f.message
+
+
 def test_none_said_against_a_table_with_cases():
     name = "pingtan_2021_county_pipe.txt"  # 行政复议 3, 行政诉讼 12 + 0
     got, _ = _with_lines(name, ["本年度未发生政府信息公开行政复议案件。", "本年度没有因政府信息公开被提起行政诉讼的情况。",

@@ -495,12 +495,17 @@ def _compare(r: Rule, ctx: Context, claim: Claim):
         times = f"，相差约 {num_text(round(ratio, 2))} 倍" if ratio and (ratio >= 9.5 or ratio <= 0.105) else ""
         msg = f"{quoted}（合 {num_text(said_wan)} 万元），而{v.q.name}为 {num_text(v.value)} 万元{times}。"
     else:
-        msg = f"{quoted}，而{shown}，两者不一致。"
+        msg = f"{quoted}，而{shown}，{'两者不一致' if len(usable) == 1 else '均与正文不一致'}。"
     scope = _scope_word(claim)
     if same_other is not None:
         evidence += same_other.evidence()
         msg = (f"{quoted}，而{shown}。正文的 {num_text(said)} 等于{same_other.q.name}（{same_other.expr}），"
                f"可能按另一口径统计。请核实正文所指，使正文与表格口径一致。")
+        return r.finding(msg, key=key, severity="warning", table=first.q.table, cells=first.refs, line=claim.line,
+                         evidence=evidence)
+    unknown = next((v for v in others if v.present and v.value is None), None)
+    if scope is None and unknown is not None:  # another count the words may mean cannot be read: not an error
+        msg = msg.rstrip("。") + f"；正文也可能指{unknown.shown}，无法排除，请核实。"
         return r.finding(msg, key=key, severity="warning", table=first.q.table, cells=first.refs, line=claim.line,
                          evidence=evidence)
     if scope:
