@@ -337,6 +337,8 @@ class Claim:
     line: int
     readings: list[Quantity] = field(default_factory=list)
     others: list[Quantity] = field(default_factory=list)
+    subject: Optional["Claim"] = None  # for a follow-up: the claim it refines
+    other_matched: Optional[int] = None  # set when the words equal others[i]: they count in that scope
 
     @property
     def text(self) -> str:
@@ -402,6 +404,7 @@ def _sentence_claims(ctx: Context, s: str, line: int) -> list[Claim]:
         if c.kind.needs:
             if subject is None or subject.kind.subject not in c.kind.needs.split("|"):
                 continue
+            c.subject = subject
             if c.kind.column:
                 label, cols = c.kind.column
                 c.readings = [q.in_columns(label, cols) for q in subject.readings]
@@ -485,7 +488,11 @@ def _compare(r: Rule, ctx: Context, claim: Claim):
                          table=first.q.table, cells=first.refs, line=claim.line,
                          evidence=[_ref(claim)] + [e for v in readings for e in v.evidence()])
     others = [value_of(ctx, q) for q in claim.others]
-    same_other = next((v for v in others if v.value is not None and _equal(said, v, claim, unit)), None)
+    i_other = next((i for i, v in enumerate(others) if v.value is not None and _equal(said, v, claim, unit)), None)
+    same_other = None if i_other is None else others[i_other]
+    claim.other_matched = i_other
+    if i_other is not None and claim.kind.column and claim.subject and claim.subject.other_matched == i_other:
+        return None  # “收到75件，涉及自然人72件”, both in the scope the subject's warning already names
     shown = "；".join(v.shown for v in usable)
     evidence = [_ref(claim)] + [e for v in usable for e in v.evidence()]
     if claim.kind.amount:
