@@ -374,17 +374,49 @@ def words_vs_tables(r: Rule, ctx: Context):
 
 def claims(ctx: Context) -> list[Claim]:
     """Every figure the words restate, with the quantities of the tables each may mean."""
-    table_lines = {i for s in ctx.report.spans for i in range(s.start, s.end + 1)}
     out: list[Claim] = []
-    for i, raw in enumerate(ctx.report.lines, 1):
-        if i in table_lines or not any(k in raw for k in _KEYWORDS):
+    for text, starts in _paragraphs(ctx):
+        if not any(k in text for k in _KEYWORDS):
             continue
-        for sm in _SENTENCE.finditer(norm(raw)):
-            out.extend(_sentence_claims(ctx, sm.group(0), i))
+        for sm in _SENTENCE.finditer(text):
+            out.extend(_sentence_claims(ctx, sm.group(0), lambda at, base=sm.start(): _line_at(starts, base + at)))
     return out
 
 
-def _sentence_claims(ctx: Context, s: str, line: int) -> list[Claim]:
+_HEADING = re.compile(r"^(?:[一二三四五六七八九十]+[、.]|[(（][一二三四五六七八九十\d]+[)）]|\d+[、.]|第[一二三四五六七八九十]+[部分章条])")
+
+
+def _paragraphs(ctx: Context):
+    """The words outside the tables, normalised, as paragraphs: a long line that does not end a sentence runs on
+    into the next (text made from PDFs wraps “答” / “复 3050 件”); a short line (a title, a heading, a site's
+    chrome) and a heading stand alone. Yields (text, [(offset, line number)])."""
+    table_lines = {i for s in ctx.report.spans for i in range(s.start, s.end + 1)}
+    text, starts = "", []
+    for i, raw in enumerate(ctx.report.lines, 1):
+        n = "" if i in table_lines else norm(raw)
+        if text and (not n or _HEADING.match(n)):
+            yield text, starts
+            text, starts = "", []
+        if n:
+            starts.append((len(text), i))
+            text += n
+        if text and (len(n) < 10 or n[-1] in "。;；!！?？:：|" or len(starts) >= 12):
+            yield text, starts
+            text, starts = "", []
+    if text:
+        yield text, starts
+
+
+def _line_at(starts: list[tuple[int, int]], offset: int) -> int:
+    line = starts[0][1]
+    for at, i in starts:
+        if at > offset:
+            break
+        line = i
+    return line
+
+
+def _sentence_claims(ctx: Context, s: str, line_of: Callable[[int], int]) -> list[Claim]:
     found: list[Claim] = []
     taken: list[tuple[int, int]] = []
     for kind in KINDS:
@@ -396,7 +428,7 @@ def _sentence_claims(ctx: Context, s: str, line: int) -> list[Claim]:
                 if any(x < b and a < y for x, y in taken) or not _is_claim(ctx, kind, s, m):
                     continue
                 taken.append((a, b))
-                found.append(Claim(kind, m, s, m.start(), line))
+                found.append(Claim(kind, m, s, m.start(), line_of(m.start())))
     found.sort(key=lambda c: c.start)
     subject: Optional[Claim] = None
     out = []
