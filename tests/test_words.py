@@ -14,6 +14,8 @@ The expected figures are computed here from the extracted cells, independently o
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from functools import lru_cache
 from pathlib import Path
 from typing import Optional
@@ -514,3 +516,17 @@ def test_words_wrapped_over_lines_read_the_same(name):
     planted = body.replace(num, str(int(num) * 10 + 3), 1) if body.count(num) == 1 else None
     if planted:
         assert len(fails(check(planted.encode("utf-8"), name=name))) == len(fails(check(FIX / name))) + 1
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils (pdftotext) is not installed")
+@pytest.mark.parametrize("layout", [True, False])
+def test_words_of_the_real_pdf_made_into_text(tmp_path, layout):
+    """`pdftotext` (with and without -layout) wraps 淮安's paragraphs: every figure is still read, and none is an
+    error whatever the tables read there (cells it cannot read make “无法判断”, never an error)."""
+    out = tmp_path / "huaian.txt"
+    subprocess.run(["pdftotext", *(["-layout"] if layout else []), str(FIX / "huaian_city_2024.pdf"), str(out)],
+                   check=True)
+    body = out.read_bytes()
+    got = [(c.kind.id, c.text) for c in claims(Context(report=extract(load(body, "huaian.txt"))))]
+    assert got == REAL_CLAIMS["huaian_city_2024.pdf"]
+    assert [f.message for f in fails(check(body, name="huaian.txt"))] == []
