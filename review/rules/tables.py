@@ -161,6 +161,22 @@ def _row_name(table: str, row: str) -> str:
     return row_label(row) if table == "applications" else group_label(row) if table == "appeals" else row
 
 
+def _rows_listed(table: str, rows, row_text) -> str:
+    """Rows as a reviewer reads them; sub-rows of one 表三 group under it once:
+    “（三）不予公开 1.属于国家秘密、2.其他法律行政法规禁止公开；（七）总计”."""
+    parts: list[tuple[str, list[str]]] = []  # (group label or "", items)
+    for row in rows:
+        if table == "applications" and row.count(".") == 2:
+            group, sub = row_label(row.rsplit(".", 1)[0]), row_text(row, row_label(row).split(" ", 1)[-1])
+        else:
+            group, sub = "", row_text(row, _row_name(table, row))
+        if parts and parts[-1][0] == group:
+            parts[-1][1].append(sub)
+        else:
+            parts.append((group, [sub]))
+    return "；".join((f"{g} " if g else "") + "、".join(items) for g, items in parts)
+
+
 def _template_rows(ctx: Context, table: str) -> int:
     t = ctx.template
     if t is None:
@@ -186,17 +202,17 @@ def _state_rule(state: CellState, describe: str, advice: str):
             one_note = len(notes) == 1 and all(c.note for _, c in found) and not any(
                 c.state == CellState.inferred for _, c in found)
 
-            def row_text(row: str) -> str:
+            def row_text(row: str, name: str) -> str:
                 cs = [c for r_, c in found if r_ == row]
                 extra = [f"由勾稽关系推得 {num_text(c.value)}" for c in cs
                          if c.state == CellState.inferred and len(columns) == 1]
                 if not one_note:
                     extra += sorted({c.note for c in cs if c.note and c.state != CellState.inferred})
-                return _row_name(table, row) + (f"（{'；'.join(extra)}）" if extra else "")
+                return name + (f"（{'；'.join(extra)}）" if extra else "")
 
             cols = "”“".join(columns)
             whole = _template_rows(ctx, table)
-            listed = "、".join(row_text(row) for row in rows)
+            listed = _rows_listed(table, rows, row_text)
             count = f"全部 {len(rows)} 行" if whole and len(rows) == whole else f"{len(rows)} 行"
             why = f"（{notes.pop()}）" if one_note else ""
             yield r.finding(f"{TABLE_ZH[table]}“{cols}”{'列' if len(columns) == 1 else '各列'}有 {count}"
