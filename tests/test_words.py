@@ -258,6 +258,7 @@ PHRASINGS: list[tuple[str, str, tuple[str, ...]]] = [
     ("结转下年", "结转下年度继续办理{n}{u}", UNITS),
     ("结转下年", "{n}{u}结转下年度继续办理", UNITS),
     ("结转下年", "另有{n}{u}顺延到下年度答复", UNITS),
+    ("结转下年", "另有{n}{u}结转至{next}年办理", UNITS),
     ("予以公开", "其中予以公开{n}{u}", UNITS),
     ("予以公开", "{n}{u}予以公开", UNITS),
     ("部分公开", "部分公开{n}{u}", UNITS),
@@ -295,7 +296,7 @@ PHRASINGS: list[tuple[str, str, tuple[str, ...]]] = [
 # Words that are not this year's figure: never a finding, whatever the number.
 NOT_CLAIMS = [
     "上年收到政府信息公开申请{w}件", "{other}年受理政府信息公开申请{w}件", "受理申请同比增加{w}件",
-    "受理政府信息公开申请约{w}件", "受理政府信息公开申请{w}余件", "收取信息处理费{w}元",
+    "受理政府信息公开申请约{w}件", "另有{w}件结转至{other}年办理", "受理政府信息公开申请{w}余件", "收取信息处理费{w}元",
     "收到行政复议申请后依法答复{w}件", "推进行政许可事项{w}个", "行政处罚信息{w}条", "受理群众来信来访申请{w}件", "办理人大代表建议和政协提案{w}件",
 ]
 
@@ -303,6 +304,7 @@ NOT_CLAIMS = [
 def _fill(template: str, value: float, f: dict, prefix: str, unit: str, spaced: bool, year: int) -> str:
     num = f" {n(value)} " if spaced else n(value)
     out = template.replace("{p}", prefix.replace("{year}", str(year))).replace("{u}", unit)
+    out = out.replace("{next}", str(year + 1))
     for key, v in f.items():
         if "{m" + key + "}" in out and v is not None:
             out = out.replace("{m" + key + "}", n(v))

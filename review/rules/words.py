@@ -243,8 +243,9 @@ KINDS: list[Kind] = [
          _fixed(CARRIED_IN), exact_part=True, keywords=("结转",)),
     Kind("申请.结转下年", "结转下年度的申请",
          _p(rf"(?:结转|顺延|转入|延续|转)(?:至|到)?下(?:一)?年(?:度)?(?:继续)?(?:办理|答复|处理)?(?:的)?(?:{APP})?{LEAD}{N}{CNT}",
-            rf"{N}{CNT}(?:申请)?(?:需)?(?:结转|顺延|转入|延续|转)(?:至|到)?下(?:一)?年(?:度)?"),
-         _fixed(CARRIED_OUT), exact_part=True, keywords=("下年", "下一年")),
+            rf"{N}{CNT}(?:申请)?(?:需)?(?:结转|顺延|转入|延续|转)(?:至|到)?下(?:一)?年(?:度)?",
+            rf"{N}{CNT}(?:申请)?(?:需)?(?:结转|顺延|转入|延续)(?:至|到)(?P<next>\d{{4}})年"),
+         _fixed(CARRIED_OUT), exact_part=True, keywords=("下年", "下一年", "结转", "顺延", "转入", "延续")),
     Kind("申请.予以公开", "予以公开", _p(rf"(?<!不)予以公开(?:的)?(?:申请)?{LEAD}{N}{CNT}", rf"{N}{CNT}(?:申请)?予以公开"),
          _results("三.一", "（一）予以公开"), exact_part=True, percent=True, keywords=("予以公开",)),
     Kind("申请.部分公开", "部分公开", _p(rf"部分公开(?:的)?(?:申请)?{LEAD}{N}{CNT}", rf"{N}{CNT}(?:申请)?(?:予以)?部分公开"),
@@ -467,6 +468,8 @@ def _is_claim(ctx: Context, kind: Kind, s: str, m: re.Match) -> bool:
     years = _YEAR_IN.findall(before + s[m.start():m.start("num")])
     if years and ctx.meta.year and int(years[-1]) != ctx.meta.year:
         return False
+    if m.groupdict().get("next") and int(m.group("next")) != (ctx.meta.year or 0) + 1:
+        return False  # “结转至2022年” is 结转下年度 only in the 2021 report
     num_at = m.start("num")
     if any(s[:num_at].endswith(w) for w in _APPROX_BEFORE):
         return False
