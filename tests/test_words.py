@@ -326,17 +326,17 @@ def _sentences(name: str, right: bool) -> list[tuple[str, str]]:
     f = figures(report.tables, report.meta.format)
     year = report.meta.year or 2021
     out = []
-    for key, template, units in PHRASINGS:
+    for key, phrasing, units in PHRASINGS:
         value = f.get(key)
-        needs = re.findall(r"\{m(\w+?)\}", template)
+        needs = re.findall(r"\{m(\w+?)\}", phrasing)
         if value is None or any(f.get(k) is None for k in needs):
             continue  # the table has no such figure (e.g. 2019 format: no fee amount, no 废止)
         if key in ("收费", "采购") and not value:
             continue
-        for i, prefix in enumerate(PREFIXES if "{p}" in template else ("",)):
+        for i, prefix in enumerate(PREFIXES if "{p}" in phrasing else ("",)):
             unit = units[i % len(units)]
             said = value if right else _wrong(key, value, f)
-            out.append((key, _fill(template, said, f, prefix, unit, spaced=bool(i % 2), year=year) + "。"))
+            out.append((key, _fill(phrasing, said, f, prefix, unit, spaced=bool(i % 2), year=year) + "。"))
     return out
 
 
@@ -513,7 +513,7 @@ def test_words_wrapped_over_lines_read_the_same(name):
     def said(result):
         return sorted((f.severity.value, f.message.split("称“")[1].split("”")[0]) for f in fails(result))
     assert said(check(body.encode("utf-8"), name=name)) == said(check(FIX / name))
-    kind, text = _restating(name)[0]
+    _, text = _restating(name)[0]
     num = re.search(r"\d+", text).group(0)
     planted = body.replace(num, str(int(num) * 10 + 3), 1) if body.count(num) == 1 else None
     if planted:

@@ -161,6 +161,17 @@ def _row_name(table: str, row: str) -> str:
     return row_label(row) if table == "applications" else group_label(row) if table == "appeals" else row
 
 
+def _row_text_of(found: list, one_inferred: bool, show_notes: bool):
+    """A row of a cell finding with what the reviewer needs beside it: the inferred value, the reason."""
+    def row_text(row: str, name: str) -> str:
+        cs = [c for r_, c in found if r_ == row]
+        extra = [f"由勾稽关系推得 {num_text(c.value)}" for c in cs if c.state == CellState.inferred and one_inferred]
+        if show_notes:
+            extra += sorted({c.note for c in cs if c.note and c.state != CellState.inferred})
+        return name + (f"（{'；'.join(extra)}）" if extra else "")
+    return row_text
+
+
 def _rows_listed(table: str, rows, row_text) -> str:
     """Rows as a reviewer reads them; sub-rows of one 表三 group under it once:
     “（三）不予公开 1.属于国家秘密、2.其他法律行政法规禁止公开；（七）总计”."""
@@ -202,14 +213,7 @@ def _state_rule(state: CellState, describe: str, advice: str):
             one_note = len(notes) == 1 and all(c.note for _, c in found) and not any(
                 c.state == CellState.inferred for _, c in found)
 
-            def row_text(row: str, name: str) -> str:
-                cs = [c for r_, c in found if r_ == row]
-                extra = [f"由勾稽关系推得 {num_text(c.value)}" for c in cs
-                         if c.state == CellState.inferred and len(columns) == 1]
-                if not one_note:
-                    extra += sorted({c.note for c in cs if c.note and c.state != CellState.inferred})
-                return name + (f"（{'；'.join(extra)}）" if extra else "")
-
+            row_text = _row_text_of(found, one_inferred=len(columns) == 1, show_notes=not one_note)
             cols = "”“".join(columns)
             whole = _template_rows(ctx, table)
             listed = _rows_listed(table, rows, row_text)

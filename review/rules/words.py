@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable, Optional
 
 from review.models import CellState, Evidence
@@ -224,7 +225,7 @@ KINDS: list[Kind] = [
          _p(rf"(?:{_VERB_IN})(?:了)?{YEAR}{LEAD}{KINDS_OF_APP}{APP}(?:事项|件数|数量|总数)?{LEAD}{N}{CNT}",
             rf"(?:{_VERB_IN})(?:了)?{WHO}{APP_NAMED}(?:事项|件数|数量|总数)?{LEAD}{N}{CNT}",
             rf"(?:{_VERB_IN})(?:了)?{YEAR}{LEAD}{N}{CNT}(?:的)?{KINDS_OF_APP}{APP}"),
-         _fixed(NEW), _fixed(NEW_AND_CARRIED, DONE), subject="申请", percent=False,
+         _fixed(NEW), _fixed(NEW_AND_CARRIED, DONE), subject="申请",
          keywords=("申请",)),
     Kind("申请.办结", "办结（答复）的申请",
          _p(rf"(?:{_VERB_DONE})(?:了)?{YEAR}{LEAD}{KINDS_OF_APP}{APP}(?:事项|件数|数量|总数)?{LEAD}{N}{CNT}",
@@ -380,7 +381,7 @@ def claims(ctx: Context) -> list[Claim]:
         if not any(k in text for k in _KEYWORDS):
             continue
         for sm in _SENTENCE.finditer(text):
-            out.extend(_sentence_claims(ctx, sm.group(0), lambda at, base=sm.start(): _line_at(starts, base + at)))
+            out.extend(_sentence_claims(ctx, sm.group(0), partial(_line_at, starts, sm.start())))
     return out
 
 
@@ -408,7 +409,9 @@ def _paragraphs(ctx: Context):
         yield text, starts
 
 
-def _line_at(starts: list[tuple[int, int]], offset: int) -> int:
+def _line_at(starts: list[tuple[int, int]], base: int, at: int) -> int:
+    """The line of the character at `base + at` of a paragraph."""
+    offset = base + at
     line = starts[0][1]
     for at, i in starts:
         if at > offset:
@@ -475,7 +478,7 @@ def _is_claim(ctx: Context, kind: Kind, s: str, m: re.Match) -> bool:
         return False
     after = s[m.end("num"):m.end("num") + 3]
     unit = m.group("unit")
-    if any(after.startswith(w) or after[len(unit):].startswith(w) for w in _APPROX_AFTER) or after.startswith("万" + unit):
+    if any(after.startswith(w) or after[len(unit):].startswith(w) for w in _APPROX_AFTER):
         return False
     return True
 
