@@ -99,6 +99,7 @@ def figures(tables, fmt: Optional[str]) -> dict[str, Optional[float]]:
         "采购": first(("政府集中采购", "采购总金额")),
         "法人": total(apps, [("一", c) for c in ("商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他")]),
     }
+    out["公开合计"] = None if out["予以公开"] is None or out["部分公开"] is None else out["予以公开"] + out["部分公开"]
     out["收到加结转"] = None if out["收到"] is None or out["上年结转"] is None else out["收到"] + out["上年结转"]
     return out
 
@@ -260,6 +261,8 @@ PHRASINGS: list[tuple[str, str, tuple[str, ...]]] = [
     ("结转下年", "另有{n}{u}顺延到下年度答复", UNITS),
     ("结转下年", "另有{n}{u}结转至{next}年办理", UNITS),
     ("予以公开", "其中予以公开{n}{u}", UNITS),
+    ("公开合计", "予以公开或部分公开{n}{u}", UNITS),
+    ("收到加结转", "{p}收到政府信息公开申请{n}{u}（含上年结转{m上年结转}{u}）", UNITS),
     ("予以公开", "{n}{u}予以公开", UNITS),
     ("部分公开", "部分公开{n}{u}", UNITS),
     ("不予公开", "不予公开{n}{u}", UNITS),

@@ -66,12 +66,13 @@ class Quantity:
     alternatives: tuple[tuple[Key, ...], ...] = ()  # other addresses of the same figure (2019/2021 names)
     per_column: str = "{name}“{col}”列"  # the name of the same rows in another column
     unit: str = "件"
+    named_by: tuple[str, ...] = ()  # words in the sentence that say the figure is this one (“含上年结转”)
 
     def in_columns(self, label: str, columns: tuple[str, ...]) -> "Quantity":
         """The same rows (groups) in other columns, summed: 本年新收 of 自然人, 行政诉讼 结果维持."""
         keys = tuple((k[0], c) for k in self.keys for c in columns)
         return Quantity(self.per_column.format(name=self.name, col=label), self.table, keys,
-                        per_column=self.per_column, unit=self.unit)
+                        per_column=self.per_column, unit=self.unit, named_by=self.named_by)
 
 
 def _cells(ctx: Context, table: str, keys: tuple[Key, ...]) -> list:
@@ -156,7 +157,8 @@ def _disc(item_names: tuple[str, ...], columns: tuple[str, ...], name: str, unit
 
 NEW = _app("一", "表三“一、本年新收政府信息公开申请数量”")
 CARRIED_IN = _app("二", "表三“二、上年结转政府信息公开申请数量”")
-NEW_AND_CARRIED = _app_sum(("一", "二"), "表三“本年新收”加“上年结转”")
+NEW_AND_CARRIED = Quantity("表三“本年新收”加“上年结转”", "applications", (("一", "总计"), ("二", "总计")),
+                           named_by=("含上年", "包括上年", "含上一年", "包括上一年", "加上年", "连同上年"))
 DONE = _app("三.七", "表三“（七）总计”（本年度办理结果）")
 CARRIED_OUT = _app("四", "表三“四、结转下年度继续办理”")
 REVIEW = Quantity("表四“行政复议”总计", "appeals", (("行政复议", "总计"),), per_column="表四“行政复议”“{col}”")
@@ -247,6 +249,10 @@ KINDS: list[Kind] = [
             rf"{N}{CNT}(?:申请)?(?:需)?(?:结转|顺延|转入|延续|转)(?:至|到)?下(?:一)?年(?:度)?",
             rf"{N}{CNT}(?:申请)?(?:需)?(?:结转|顺延|转入|延续)(?:至|到)(?P<next>\d{{4}})年"),
          _fixed(CARRIED_OUT), exact_part=True, keywords=("下年", "下一年", "结转", "顺延", "转入", "延续")),
+    Kind("申请.公开合计", "予以公开和部分公开",
+         _p(rf"(?<!不)予以公开(?:或|和|及|与|、|或者)(?:予以)?部分公开(?:的)?(?:申请)?{LEAD}{N}{CNT}"),
+         _fixed(_app_sum(("三.一", "三.二"), "表三“（一）予以公开”与“（二）部分公开”之和")), exact_part=True,
+         keywords=("部分公开",)),
     Kind("申请.予以公开", "予以公开", _p(rf"(?<!不)予以公开(?:的)?(?:申请)?{LEAD}{N}{CNT}", rf"{N}{CNT}(?:申请)?予以公开"),
          _results("三.一", "（一）予以公开"), exact_part=True, percent=True, keywords=("予以公开",)),
     Kind("申请.部分公开", "部分公开", _p(rf"部分公开(?:的)?(?:申请)?{LEAD}{N}{CNT}", rf"{N}{CNT}(?:申请)?(?:予以)?部分公开"),
@@ -528,6 +534,8 @@ def _compare(r: Rule, ctx: Context, claim: Claim):
     others = [value_of(ctx, q) for q in claim.others]
     i_other = next((i for i, v in enumerate(others) if v.value is not None and _equal(said, v, claim, unit)), None)
     same_other = None if i_other is None else others[i_other]
+    if same_other is not None and any(w in claim.sentence for w in same_other.q.named_by):
+        return None  # “收到申请75件（含上年结转1件）”: the words say which count they give
     claim.other_matched = i_other
     if i_other is not None and claim.kind.column and claim.subject and claim.subject.other_matched == i_other:
         return None  # “收到75件，涉及自然人72件”, both in the scope the subject's warning already names
