@@ -417,6 +417,19 @@ def test_another_count_that_cannot_be_read_makes_a_warning_not_an_error():
     assert f.severity.value == "warning" and "70 件" in f.message and "（不适用）" in f.message
 
 
+def test_other_handling_filled_as_one_row():
+    """A 2021 report whose （六）其他处理 is one row (as in 2019): “其他处理 N 件” is checked against that row."""
+    name = "pingtan_2021_county_pipe.txt"  # （六） 1 + 0 + 0
+    body = (FIX / name).read_text(encoding="utf-8")
+    six = [ln for ln in body.split("\n") if "（六）其他处理" in ln]
+    assert len(six) == 3
+    one = "| 三、本年度办理结果 （六）其他处理 | 1 | 0 | 0 | 0 | 0 | 0 | 1 |"
+    body = body.replace(six[0], one).replace(six[1] + "\n", "").replace(six[2] + "\n", "")
+    res = check((body + "\n本年度其他处理1件。\n本年度其他处理5件。\n").encode("utf-8"), name=name)
+    [f] = fails(res)
+    assert f.severity.value == "error" and "其他处理5件" in f.message and "“（六）其他处理”为 1 件" in f.message
+
+
 def test_none_said_against_a_table_with_cases():
     name = "pingtan_2021_county_pipe.txt"  # 行政复议 3, 行政诉讼 12 + 0
     got, _ = _with_lines(name, ["本年度未发生政府信息公开行政复议案件。", "本年度没有因政府信息公开被提起行政诉讼的情况。",

@@ -12,7 +12,7 @@ from review.models import (AppealCell, ApplicationCell, Cell, CellState, Disclos
 from review.templates import Template, template
 
 # Bump when a rule changes what it finds: batch runs redo reports reviewed under another version.
-RULES_VERSION = "3"  # 3: text-instruction (instructions hidden in a report)
+RULES_VERSION = "4"  # 3: text-instruction (instructions hidden in a report); 4: words catalogue, grouped cell findings
 
 
 @dataclass

@@ -21,7 +21,7 @@ Words that may count another scope (全市/全区…, 各部门, 代表…, 备�
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Callable, Optional
 
@@ -128,6 +128,8 @@ def value_of(ctx: Context, q: Quantity) -> Value:
         cells = _cells(ctx, q.table, keys)
         if any(c is not None for c in cells) or keys is options[-1]:
             break
+    if keys != q.keys:  # another address: e.g. the single （六） row instead of its sub-rows
+        q = replace(q, name=q.name.replace("各项之和", ""))
     # an inferred cell was not written in the report: the words are not checked against it
     usable = all(c is not None and c.state == CellState.number for c in cells)
     total = sum(c.value for c in cells) if usable else None
@@ -181,7 +183,9 @@ def _results(prefix: str, label: str) -> Callable[[Context], list[Quantity]]:
         if not codes:
             return []
         name = f"表三“{label}”" + ("各项之和" if len(codes) > 1 else "")
-        return [_app_sum(codes, name)]
+        # a group the report filled as one row (2021's （六） written as in the 2019 format) stands for its parts
+        alt = (((prefix, "总计"),),) if len(codes) > 1 else ()
+        return [Quantity(name, "applications", tuple((c, "总计") for c in codes), alt)]
     return readings
 
 
