@@ -335,6 +335,8 @@ KINDS: list[Kind] = [
          keywords=("政府集中采购",)),
 ]
 _KEYWORDS = tuple(sorted({k for kind in KINDS for k in kind.keywords}))
+_KEYWORD = re.compile("|".join(map(re.escape, _KEYWORDS)))
+_DIGIT_OR_NONE = re.compile(rf"\d|{_NONE}")
 _PERCENT = re.compile(r"^[^。；;，,\d]{0,2}[，,]?(?:占|比例为|占比为?|比例)[^。；;\d%]{0,12}?(?P<pct>\d+(?:\.\d+)?)[%％]")
 
 
@@ -388,9 +390,9 @@ def claims(ctx: Context) -> list[Claim]:
     """Every figure the words restate, with the quantities of the tables each may mean."""
     out: list[Claim] = []
     for text, starts in _paragraphs(ctx):
-        if not any(k in text for k in _KEYWORDS):
-            continue
         for sm in _SENTENCE.finditer(text):
+            if not _DIGIT_OR_NONE.search(sm.group(0)):
+                continue  # no figure, and no “未发生…”
             out.extend(_sentence_claims(ctx, sm.group(0), partial(_line_at, starts, sm.start())))
     return out
 
@@ -401,22 +403,32 @@ _HEADING = re.compile(r"^(?:[一二三四五六七八九十]+[、.]|[(（][一�
 def _paragraphs(ctx: Context):
     """The words outside the tables, normalised, as paragraphs: a long line that does not end a sentence runs on
     into the next (text made from PDFs wraps “答” / “复 3050 件”); a short line (a title, a heading, a site's
-    chrome) and a heading stand alone. Yields (text, [(offset, line number)])."""
+    chrome) and a heading stand alone. Only paragraphs naming a kind's keyword are normalised and yielded.
+    Yields (text, [(offset, line number)])."""
     table_lines = {i for s in ctx.report.spans for i in range(s.start, s.end + 1)}
-    text, starts = "", []
+    raws: list[str] = []
+    ids: list[int] = []
+
+    def flush():
+        if raws and _KEYWORD.search("".join(raws)):  # the keywords are CJK: found before normalising
+            text, starts = "", []
+            for i, raw in zip(ids, raws):
+                starts.append((len(text), i))
+                text += norm(raw)
+            yield text, starts
+        raws.clear()
+        ids.clear()
+
     for i, raw in enumerate(ctx.report.lines, 1):
-        n = "" if i in table_lines else norm(raw)
-        if text and (not n or _HEADING.match(n)):
-            yield text, starts
-            text, starts = "", []
-        if n:
-            starts.append((len(text), i))
-            text += n
-        if text and (len(n) < 10 or n[-1] in "。;；!！?？:：|" or len(starts) >= 12):
-            yield text, starts
-            text, starts = "", []
-    if text:
-        yield text, starts
+        sq = "" if i in table_lines else "".join(raw.split())
+        if raws and (not sq or _HEADING.match(sq)):
+            yield from flush()
+        if sq:
+            raws.append(sq)
+            ids.append(i)
+        if raws and (len(sq) < 10 or sq[-1] in "。;；!！?？:：|｜" or len(raws) >= 12):
+            yield from flush()
+    yield from flush()
 
 
 def _line_at(starts: list[tuple[int, int]], base: int, at: int) -> int:
