@@ -426,7 +426,8 @@ def _paragraphs(ctx: Context):
         if sq:
             raws.append(sq)
             ids.append(i)
-        if raws and (len(sq) < 10 or sq[-1] in "。;；!！?？:：|｜" or len(raws) >= 12):
+        heading = _HEADING.match(sq) and len(sq) < 40  # a heading line stands alone
+        if raws and (len(sq) < 10 or heading or sq[-1] in "。;；!！?？:：|｜" or len(raws) >= 12):
             yield from flush()
     yield from flush()
 
