@@ -5,8 +5,8 @@
   adding BOTH litigation groups; 平潭 2024: 办理申请218件, 制发行政规范性文件62件). The real contradictions are
   found (硚口 2021: 收费 100×; 平潭 2022: “收到申请75件” against 本年新收 74).
 - Planted contradictions: each real restating sentence with its number changed (+1, ×10, another unit), the
-  file re-reviewed from its bytes (the PDF: its extracted report, since `pdftotext` text of it does not read
-  the tables yet), and the finding asserted.
+  file re-reviewed from its bytes (the PDF: its extracted report; and its `pdftotext` text where that reads
+  the cells), and the finding asserted.
 - Generated phrasings (with/without 本年/共/全年, spaces around the number, 件/起, number before the noun) for
   every claim kind, written with the table's own figure (silent) and a wrong one (found), on every fixture.
 The expected figures are computed here from the extracted cells, independently of the rule's own catalogue.
@@ -548,3 +548,26 @@ def test_words_of_the_real_pdf_made_into_text(tmp_path, layout):
     got = [(c.kind.id, c.text) for c in claims(Context(report=extract(load(body, "huaian.txt"))))]
     assert got == REAL_CLAIMS["huaian_city_2024.pdf"]
     assert [f.message for f in fails(check(body, name="huaian.txt"))] == []
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils (pdftotext) is not installed")
+def test_planted_in_the_real_pdf_made_into_text(tmp_path):
+    """淮安's PDF through plain `pdftotext` (its 表三 read there): each restated figure changed in the text — the
+    words wrapped over lines — is found wherever the cells it restates are read, “无法判断” where they are not."""
+    out = tmp_path / "huaian.txt"
+    subprocess.run(["pdftotext", str(FIX / "huaian_city_2024.pdf"), str(out)], check=True)
+    body = out.read_text(encoding="utf-8")
+    base = words(check(body.encode("utf-8"), name="huaian.txt"))
+    checked = 0
+    for _, text in _restating("huaian_city_2024.pdf"):
+        said = float(re.search(r"\d+", text).group(0))
+        pat = _fuzzy(text, False)
+        assert pat.search(body), text
+        planted = pat.sub(lambda m, new=n(said * 10): m.group(0).replace(m.group("num"), new, 1), body, 1)
+        got = [f for f in words(check(planted.encode("utf-8"), name="huaian.txt"))
+               if text.replace(n(said), n(said * 10), 1) in f.message]
+        assessable = not any(text in f.message and f.status == "not_assessable" for f in base)
+        assert got, text
+        assert got[0].status == ("fail" if assessable else "not_assessable"), got[0].message
+        checked += assessable
+    assert checked >= 3  # 3119, 3050, 103 at least: 表三 is read from this text (二 only inferred there)
