@@ -499,8 +499,8 @@ def test_generated_shares_on_every_fixture(name):
     assert all(g.severity.value == "error" and "%" in g.message for g in got)
 
 
-def _wrap(line: str, width: int = 13) -> list[str]:
-    """Hard-wrap like text made from a PDF: fixed width, a number never cut in two."""
+def _wrap(line: str, width: int = 20) -> list[str]:
+    """Hard-wrap like text made from a PDF: fixed width (narrower than real pages, ~30), a number never cut."""
     out, rest = [], line
     while len(rest) > width:
         cut = width
