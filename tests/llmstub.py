@@ -389,9 +389,12 @@ class GroundingModel:
         kind = "draft" if "第五部分" in text and "problems" in text else \
             "explain" if "summary" in text and "corrections" in text else "chat"
         cells = [(r, c, float(v)) for r, c, v in re.findall(r"- (一|二|三\.一|三\.二|三\.七|四)/(\S+?)：(\d+)（", text)]
-        for col, body_ in re.findall(r"“(\S+?)”不符合[^\n]*?(一=\d+[^\n]*)", text):
-            for r, v in re.findall(r"(一|二|三\.七|四)=(\d+)", body_):
-                if r in _ROW_WORDS and (r, col, float(v)) not in cells:
+        # a balance finding names its rows as the template does: “本年新收 29 + 上年结转 0，…（七）总计 23 + …”
+        balance_rows = {"本年新收": "一", "上年结转": "二", "（七）总计": "三.七", "结转下年度继续办理": "四"}
+        for col, body_ in re.findall(r"“(\S+?)”不符合[^\n]*?(本年新收 \d+[^\n]*)", text):
+            for words, v in re.findall(r"(本年新收|上年结转|（七）总计|结转下年度继续办理) (\d+)", body_):
+                r = balance_rows[words]
+                if (r, col, float(v)) not in cells:
                     cells.append((r, col, float(v)))
         cells = [x for x in cells if x[1] in _COLUMNS]
         given = {int(n): t for n, t in re.findall(r"〔第(\d+)行〕([^\n]*)", text)}
