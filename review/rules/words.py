@@ -21,13 +21,14 @@ Words that may count another scope (全市/全区…, 各部门, 代表…, 备�
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Callable, Optional
 
 from review.models import CellState, Evidence
 from review.rules.base import Context, Rule, evidence_of, fmt_value, num_text, rule
-from review.text import norm, to_wan
+from review.text import half_width, norm, to_wan
 
 Key = tuple[str, str]
 N = r"(?P<num>\d[\d,]*(?:\.\d+)?)"
@@ -366,8 +367,12 @@ class Claim:
         return self.match.group(0)
 
     @property
-    def said(self) -> float:
-        return 0.0 if self.kind.zero else float(self.match.group("num").replace(",", ""))
+    def said(self):
+        """The figure exactly as written: an int, or a Decimal keeping its written decimals."""
+        if self.kind.zero:
+            return 0
+        raw = self.match.group("num").replace(",", "")
+        return Decimal(raw) if "." in raw else int(raw)
 
     @property
     def unit(self) -> Optional[str]:
@@ -528,13 +533,15 @@ def _ref(claim: Claim) -> Evidence:
     return Evidence(ref=f"第 {claim.line} 行", value=claim.text, line=claim.line)
 
 
-def _equal(said: float, v: Value, claim: Claim, unit: Optional[str]) -> bool:
+def _equal(said, v: Value, claim: Claim, unit: Optional[str]) -> bool:
+    """Counts exactly; amounts within the rounding both written figures allow (the cell's decimals, else half a
+    万元), after converting the words' unit to 万元."""
     if claim.kind.amount:
         said_wan = to_wan(said, unit)
         tol = to_wan(_precision(claim.match.group("num")), unit)
-        tol += max((_precision(c.raw or str(c.value)) for c in v.cells), default=0)
-        return abs(said_wan - v.value) <= tol + 1e-9
-    return abs(said - v.value) < 1e-9
+        tol += sum((half_width(c.value) if isinstance(c.value, Decimal) else Decimal("0.5")) for c in v.cells)
+        return abs(said_wan - v.value) <= tol
+    return said == v.value
 
 
 def _compare(r: Rule, ctx: Context, claim: Claim):
@@ -613,19 +620,20 @@ def _compare_percent(r: Rule, ctx: Context, claim: Claim):
                          status="not_assessable", table="applications", cells=part.refs, line=claim.line,
                          evidence=[_ref(claim)] + part.evidence())
     for b in usable:
-        share = 100 * part.value / b.value
+        share = 100 * float(part.value) / float(b.value)
         if pct - unit / 2 - 1e-9 <= share <= pct + unit + 1e-9:  # rounded or cut to the digits written
             return None
     b = usable[0] if usable else None
     if b is None:
         return None
-    share = 100 * part.value / b.value
+    share = 100 * float(part.value) / float(b.value)
     return r.finding(f"正文第 {claim.line} 行称“{text}”，而按表三计算，{part.q.name} {num_text(part.value)} ÷ "
                      f"{b.q.name} {num_text(b.value)} = {share:.2f}%，两者不一致。请核对正文的百分比。", key=key,
                      table="applications", cells=part.refs + b.refs, line=claim.line,
                      evidence=[_ref(claim)] + part.evidence() + b.evidence())
 
 
-def _precision(raw: str) -> float:
+def _precision(raw: str) -> Decimal:
+    """Half a unit of the last digit written: the rounding a number written this way allows."""
     raw = raw.replace(",", "")
-    return 0.5 * 10 ** -(len(raw.split(".")[1]) if "." in raw else 0)
+    return Decimal((0, (5,), -(len(raw.split(".")[1]) if "." in raw else 0) - 1))
