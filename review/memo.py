@@ -18,6 +18,11 @@ def _where(f: dict) -> str:
     return location(f.get("table"), f.get("cells", []), f.get("section"), f.get("line"))
 
 
+def approved_with_open_errors(n: int) -> str:
+    """The conclusion's words when a reviewer approved a report with n errors still open."""
+    return f"已通过（在 {n} 项错误未更正的情况下通过，经审核人确认）"
+
+
 def memo_sections(result: dict, db: Optional[SignoffDB]) -> dict:
     """The memo's content, shared by the Markdown and DOCX renderings."""
     sha = result["sha256"]
@@ -41,9 +46,13 @@ def memo_sections(result: dict, db: Optional[SignoffDB]) -> dict:
     draft = current["draft"]
     m = result["meta"]
     text = draft.payload.get("text") if draft and draft.action == "approve" else None
+    rep = current["report"]
+    open_errors = int((rep.payload or {}).get("open_errors") or 0) if rep and rep.action == "approve" else 0
+    if open_errors:  # approved although errors were still open: said wherever the conclusion is
+        status = approved_with_open_errors(open_errors)
     return {"title": f"{m.get('agency') or '（机关未写明）'}{m.get('year') or ''}年度政府信息公开工作年度报告审核意见",
             "meta": m, "source": result["source"], "sha256": sha, "status": status,
-            "report_comment": current["report"].comment if current["report"] else "",
+            "report_comment": rep.comment if rep else "", "open_errors": open_errors,
             "findings": findings, "decisions": decisions,
             "draft": text, "unverified": unverified_sentences(text or "")}
 
@@ -76,7 +85,7 @@ def to_markdown(result: dict, db: Optional[SignoffDB]) -> str:
     out.append(s["draft"] if s["draft"] else "（未采用草稿）")
     if s["unverified"]:
         out += ["", "> " + _unverified_note(s["unverified"])]
-    out += ["", "## 三、审核记录", "", "| 时间（UTC） | 审核人 | 决定 | 发现指纹 | 意见 |", "|---|---|---|---|---|"]
+    out += ["", "## 三、审核记录", "", "| 时间（UTC） | 审核人 | 决定 | 审核发现编号 | 意见 |", "|---|---|---|---|---|"]
     for d in s["decisions"]:
         out.append(f"| {d['at']} | {d['reviewer']} | {d['what']} | {d['fingerprint']} | {d['comment']} |")
     if not s["decisions"]:
@@ -110,7 +119,7 @@ def to_docx(result: dict, db: Optional[SignoffDB], path: Path) -> Path:
     doc.add_heading("三、审核记录", level=2)
     table = doc.add_table(rows=1, cols=5)
     table.style = "Table Grid"
-    for cell, text in zip(table.rows[0].cells, ("时间（UTC）", "审核人", "决定", "发现指纹", "意见")):
+    for cell, text in zip(table.rows[0].cells, ("时间（UTC）", "审核人", "决定", "审核发现编号", "意见")):
         cell.text = text
     for d in s["decisions"]:
         for cell, text in zip(table.add_row().cells, (d["at"], d["reviewer"], d["what"], d["fingerprint"], d["comment"])):

@@ -1,0 +1,445 @@
+"""The service layer the UI's tabs call: opening the data folder, the assistant, the sign-off database and the
+users (Services); the batch folders, the queue's filters and orders, what a server folder may be. The tabs hold
+no review logic: findings come from review.api / review.llm.service, decisions go to review.signoff."""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import threading
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable, Optional, Sequence
+
+from review.api import SUPPORTED
+from review.models import ReviewError
+
+FIXTURES = Path(__file__).resolve().parent.parent.parent / "fixtures"
+
+
+class Refused(Exception):
+    """Something the reviewer can put right (no report open, no name, a missing comment...): shown as a warning,
+    and nothing on the page changes, so nothing typed is lost."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+# ------------------------------------------------------------------------------------------- services
+
+class _ThreadStore:
+    """The prior-report store, opened once per thread (its SQLite catalog connection is per thread)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._local = threading.local()
+
+    def _get(self):
+        store = getattr(self._local, "store", None)
+        if store is None:
+            from review.store import Store
+            store = self._local.store = Store(self.path, create=False)
+        return store
+
+    def __getattr__(self, name: str):
+        return getattr(self._get(), name)
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+
+def users_at(data_dir: Optional[os.PathLike] = None, users_file: Optional[os.PathLike] = None):
+    """The users file: --users FILE, else $REVIEW_USERS_FILE, else users.json in the data folder."""
+    from review.store import default_data_dir
+    from review.users import ENV_FILE, Users
+    data = Path(data_dir).expanduser() if data_dir else default_data_dir()
+    return Users(users_file or os.environ.get(ENV_FILE, "").strip() or data / "users.json")
+
+
+@dataclass
+class Services:
+    """What the app works with: the assistant (review, explain, draft, chat), the sign-off DB, the users."""
+
+    assistant: Any
+    db: Any
+    users: Any
+    data_dir: Path
+    history_note: str = ""
+    require_login: bool = False
+    fixtures: list[Path] = field(default_factory=list)
+    batch_roots: list[Path] = field(default_factory=list)  # --batch-root: more server folders a batch may read
+
+    @classmethod
+    def create(cls, data_dir: Optional[os.PathLike] = None, db_url: Optional[str] = None,
+               users_file: Optional[os.PathLike] = None, history_dirs: Sequence[str] = (), users=None,
+               batch_roots: Sequence[str] = ()) -> "Services":
+        """Open everything the app needs; raises ReviewError (Chinese + English) when something cannot be opened."""
+        from review.history import FolderHistory
+        from review.llm.cache import LLMCache
+        from review.llm.service import Assistant
+        from review.signoff import SignoffDB
+        from review.store import default_data_dir
+        data = Path(data_dir).expanduser() if data_dir else default_data_dir()
+        url = db_url or os.environ.get("REVIEW_DB_URL", "").strip() or f"sqlite:///{data / 'signoff.sqlite'}"
+        users = users if users is not None else users_at(data_dir, users_file)
+        require_login = users.configured  # a damaged users file raises here: never "no users" by accident
+        store = _ThreadStore(data) if (data / "catalog.sqlite").exists() else None
+        if history_dirs:
+            for d in history_dirs:
+                if not Path(d).exists():
+                    raise ReviewError(f"往年年报文件夹不存在：{d}", f"history folder not found: {d}")
+            history, note = FolderHistory(list(history_dirs)), "往年年报：" + "、".join(history_dirs)
+        elif store is not None:
+            history, note = store, f"历史库：{data}（{len(store)} 篇）"
+        else:
+            history, note = None, "未建历史库（跨年度检查显示“无法判断”；可用 review index 建库）"
+        for d in batch_roots:
+            if not Path(d).expanduser().is_dir():
+                raise ReviewError(f"批量审核允许的文件夹不存在：{d}", f"batch root folder not found: {d}")
+        assistant = Assistant(cache=LLMCache(data / "llm_cache.sqlite"), store=store, history=history)
+        db = SignoffDB(url)
+        fixtures = sorted(p for p in FIXTURES.glob("*") if p.is_file() and p.suffix.lower() in SUPPORTED
+                          and not p.name.upper().startswith("README")) if FIXTURES.is_dir() else []
+        return cls(assistant=assistant, db=db, users=users, data_dir=data, history_note=note,
+                   require_login=require_login, fixtures=fixtures,
+                   batch_roots=[Path(d).expanduser().resolve() for d in batch_roots])
+
+    def allowed_roots(self) -> list[Path]:
+        """The server folders a batch may read: the data folder, the fixtures folder and the --batch-root ones."""
+        roots = [self.data_dir, FIXTURES, *self.batch_roots]
+        return list(dict.fromkeys(Path(r).expanduser().resolve() for r in roots))
+
+    def db_label(self) -> str:
+        try:
+            import sqlalchemy as sa
+            url = sa.make_url(self.db.url)
+            if url.get_backend_name() == "sqlite":
+                return f"{url.database}（SQLite）"
+            return url.render_as_string(hide_password=True)
+        except Exception:
+            return "（未知）"
+
+    def reviewer_label(self, name: str, short: bool = False) -> str:
+        """张三（zhangsan） for a user with a display name (short: 张三); the name as recorded otherwise."""
+        if not self.require_login:
+            return name
+        try:
+            shown = self.users.display(name)
+        except ReviewError:
+            return name
+        return name if shown == name else (shown if short else f"{shown}（{name}）")
+
+
+
+# ------------------------------------------------------------------------------------------- batch review
+
+QUEUE_HEADERS = ["状态", "机关", "年度", "格式", "错误", "警告", "文件", "编号"]
+BATCH_SUFFIXES = (*SUPPORTED, ".zip")
+SCOPES = ("只看本批", "全部")
+STATUS_FILTERS = {"全部": None, "待审核": "pending", "已通过": "approved", "退回修改": "returned"}
+SORTS = {  # the queue's orders; each ends on the registration time so that ties keep the input order
+    "登记时间": lambda r: (r.registered_at, r.sha256),
+    "错误多的在前": lambda r: (-r.errors, -r.warnings, r.registered_at),
+    "机关": lambda r: (r.agency is None, r.agency or "", r.year or 0, r.registered_at),
+    "年度": lambda r: (r.year is None, r.year or 0, r.agency or "", r.registered_at),
+}
+_BATCH_NAME = re.compile(r"^\d{8}-\d{6}(?:-\d{1,3})?$")  # <data>/batches/<name>: never a path from the page
+
+
+@dataclass
+class QueueView:
+    """What the queue lists and in what order (the 批量审核 tab's controls)."""
+
+    scope: str = SCOPES[0]
+    status: str = "全部"
+    no_errors: bool = False
+    text: str = ""
+    sort: str = "登记时间"
+
+
+def short_source(source: str) -> str:
+    """The file name a reviewer recognises: 'archive.zip!member/path' for a zip member, else the base name."""
+    if "!" in source:
+        archive, member = source.split("!", 1)
+        return f"{Path(archive).name}!{member}"
+    return Path(source).name or source
+
+
+def queue_rows(reports: Iterable, view: QueueView, batch_shas: Optional[set] = None) -> list:
+    """The sign-off DB's ReportRows the queue shows: filtered (scope, status, no errors, text) and sorted."""
+    rows = list(reports)
+    if view.scope == SCOPES[0]:
+        rows = [r for r in rows if batch_shas and r.sha256 in batch_shas]
+    status = STATUS_FILTERS.get(view.status)
+    if status:
+        rows = [r for r in rows if r.status == status]
+    if view.no_errors:
+        rows = [r for r in rows if r.errors == 0]
+    text = (view.text or "").strip().casefold()
+    if text:
+        rows = [r for r in rows if text in (r.agency or "").casefold() or text in r.source.casefold()]
+    return sorted(rows, key=SORTS.get(view.sort, SORTS["登记时间"]))
+
+
+
+def batches_dir(data: Path) -> Path:
+    return Path(data) / "batches"
+
+
+def new_batch(data: Path) -> Path:
+    """A new, empty batch output folder <data>/batches/<YYYYmmdd-HHMMSS[-n]>."""
+    base = batches_dir(data)
+    base.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    for i in range(1000):
+        p = base / (stamp if i == 0 else f"{stamp}-{i}")
+        try:
+            p.mkdir()
+            return p
+        except FileExistsError:
+            continue
+    raise Refused("无法创建批量审核输出文件夹，请稍后重试。")
+
+
+def batch_folder(data: Path, name: Optional[str]) -> Optional[Path]:
+    """The batch folder of a name chosen on the page (checked: only <data>/batches/<timestamp> with items.json)."""
+    if not name or not _BATCH_NAME.match(str(name)):
+        return None
+    p = batches_dir(data) / name
+    return p if (p / "items.json").is_file() else None
+
+
+def batch_items(folder: Optional[Path]) -> list:
+    """The inputs of a batch (review.batch.Item: name, path, sha256), [] if it cannot be read."""
+    if folder is None:
+        return []
+    from review.batch import load_items
+    try:
+        return load_items(folder)
+    except (ReviewError, OSError, ValueError, KeyError, TypeError):
+        return []
+
+
+def batch_choices(data: Path) -> list[tuple[str, str]]:
+    """(label, name) of the batches run so far, newest first."""
+    base = batches_dir(data)
+    names = sorted((p.name for p in base.iterdir() if _BATCH_NAME.match(p.name)), reverse=True) if base.is_dir() else []
+    out = []
+    for name in names:
+        folder = batch_folder(data, name)
+        if folder is not None:
+            when = datetime.strptime(name[:15], "%Y%m%d-%H%M%S").strftime("%Y-%m-%d %H:%M:%S")
+            out.append((f"{when}{name[15:]}（{len(batch_items(folder))} 个文件）", name))
+    return out
+
+
+def inside(path: Path, roots: Sequence[Path]) -> bool:
+    """Whether the path, symbolic links followed, is one of the roots or inside one."""
+    try:
+        real = Path(path).resolve()
+    except (OSError, RuntimeError):
+        return False
+    return any(real == r or r in real.parents for r in roots)
+
+
+def batch_folder_input(text: str, roots: Sequence[Path]) -> Optional[Path]:
+    """The server folder typed on the page, if it is inside an allowed root and every report in it is too."""
+    raw = (text or "").strip()
+    if not raw:
+        return None
+    allowed = "；".join(str(r) for r in roots)
+    p = Path(raw).expanduser()
+    if not p.is_absolute():
+        raise Refused(f"请填写服务器上文件夹的完整路径（以 / 开头）。可选的范围：{allowed}")
+    if not inside(p, roots):
+        raise Refused(f"不允许读取该文件夹：{raw}。批量审核只能读取以下文件夹及其子文件夹：{allowed}"
+                      "（管理员可用 --batch-root 增加）。")
+    if not p.is_dir():
+        raise Refused(f"文件夹不存在：{raw}")
+    from review.api import expand
+    found = [Path(f) for f in expand([p])] + sorted(p.rglob("*.zip"))
+    outside = next((f for f in found if not inside(f, roots)), None)
+    if outside is not None:
+        raise Refused(f"文件夹中的“{outside.relative_to(p)}”指向允许范围之外，已拒绝整个文件夹。")
+    if not found:
+        raise Refused(f"文件夹中没有可审核的文件（{'、'.join(s[1:] for s in BATCH_SUFFIXES)}）：{raw}")
+    return p
+
+
+def stage_uploads(files: Optional[Sequence], dest: Path) -> list[Path]:
+    """Copy the uploaded files into the batch folder (it keeps its inputs); refuse unsupported types."""
+    files = [Path(f) for f in files or []]
+    bad = [f.name for f in files if f.suffix.lower() not in BATCH_SUFFIXES]
+    if bad:
+        raise Refused(f"不支持的文件类型：{'、'.join(bad)}（支持：{'、'.join(s[1:] for s in BATCH_SUFFIXES)}）")
+    out = []
+    for f in files:
+        dest.mkdir(parents=True, exist_ok=True)
+        target, n = dest / f.name, 1
+        while target.exists():
+            target, n = dest / f"{f.stem}-{n}{f.suffix}", n + 1
+        shutil.copyfile(f, target)
+        out.append(target)
+    return out
+
+
+def report_bytes(services: Services, sha: str, first: Optional[str]) -> tuple[bytes, str]:
+    """A registered report's bytes and name, read back from a batch's saved inputs (the chosen batch first)."""
+    names = [first] + [n for _, n in batch_choices(services.data_dir) if n != first]
+    roots = services.allowed_roots()
+    for name in names:
+        for it in batch_items(batch_folder(services.data_dir, name)):
+            if it.sha256 != sha or not inside(it.path, roots) or not it.path.is_file():
+                continue
+            data = it.path.read_bytes()
+            if hashlib.sha256(data).hexdigest() == sha:  # the same version that was reviewed and decided
+                return data, it.name
+    raise Refused("找不到这篇年报的原文件（不在任何批次中，或已被移走、修改）：请在“单篇审核”中重新上传。")
+
+
+def export_files(folder: Path, db) -> list[str]:
+    """batch.export (summary with sign-off status, memos), copied for download: summary .xlsx/.csv, memos .zip."""
+    from review.batch import export
+    written = export(folder, db)
+    dest = Path(tempfile.mkdtemp(prefix="nb-export-"))  # gradio serves files from the temp folder only
+    out = []
+    for suffix in (".xlsx", ".csv"):
+        target = dest / f"summary-{folder.name}{suffix}"
+        shutil.copyfile(folder / f"summary{suffix}", target)
+        out.append(str(target))
+    memos = dest / f"memos-{folder.name}.zip"
+    with zipfile.ZipFile(memos, "w", zipfile.ZIP_DEFLATED) as zf:
+        for p in written:
+            if p.parent.name == "memos":
+                zf.write(p, f"memos/{p.name}")
+    out.append(str(memos))
+    return out
+
+
+
+
+# ------------------------------------------------------------------------------------------- the open report
+
+def os_reason(e: OSError) -> str:
+    """An OSError in Chinese words (no Python exception names on the page)."""
+    import errno
+    reasons = {errno.ENOENT: "文件不存在", errno.EACCES: "没有读取权限", errno.EPERM: "没有权限",
+               errno.ENOSPC: "磁盘空间不足", errno.EISDIR: "这是一个文件夹", errno.ENOTDIR: "路径不是文件夹",
+               errno.ENAMETOOLONG: "路径太长", errno.EADDRINUSE: "端口已被占用", errno.EROFS: "文件系统只读"}
+    return reasons.get(getattr(e, "errno", None), "系统无法完成读写")
+
+
+def review(services: "Services", data: bytes, name: str):
+    """Review the bytes of one report (history from the store or --history folders) with the assistant."""
+    try:
+        return services.assistant.review(data, name)
+    except ReviewError as e:
+        raise Refused(f"无法审核“{name}”：{e.zh}") from None
+
+
+def open_report(services: "Services", rv, name: str) -> dict:
+    """Register the reviewed report in the sign-off queue; the page's state for it."""
+    try:
+        services.db.register(rv.result)
+    except ReviewError as e:
+        raise Refused(f"审核已完成，但无法登记到审核记录库：{e.zh}。请检查 --db 设置后重试。") from None
+    return {"rv": rv, "name": name}
+
+
+def reviewer(services: "Services", typed: str, username: Optional[str]) -> str:
+    """Who decides: with users, the logged-in user (who must still be in the users file); else the typed name."""
+    if services.require_login:
+        if not username:
+            raise Refused("未登录：请刷新页面重新登录后再保存决定。")
+        try:
+            known = username in services.users.names()
+        except ReviewError as e:
+            raise Refused(f"用户文件无法读取（{e.zh}）：决定未保存，请联系管理员。") from None
+        if not known:
+            raise Refused("您的账号已被管理员删除或停用：决定未保存。请重新登录。")
+        return username
+    name = (typed or "").strip()
+    if not name:
+        raise Refused("请先在页面上方“审核人”一栏填写您的姓名，再保存决定。")
+    return name
+
+
+def record(services: "Services", **kw):
+    """Append one decision to the sign-off record."""
+    try:
+        return services.db.record(**kw)
+    except ReviewError as e:
+        raise Refused(f"未保存：{e.zh}") from None
+
+
+# ------------------------------------------------------------------------------------------- conclusions
+
+class NeedsConfirmation(Refused):
+    """通过 asked for a report with errors still open: the page asks the reviewer to confirm, with a comment."""
+
+    def __init__(self, open_errors: int):
+        super().__init__(f"本报告还有 {open_errors} 项错误未处理（未驳回）。如确需通过，请填写意见并确认“在错误未更正的情况下通过”。")
+        self.open_errors = open_errors
+
+
+def open_errors(findings: Iterable, current: dict) -> list[str]:
+    """The fingerprints of the failing errors a reviewer has not dismissed (the review decided which fail;
+    this only reads the decisions). `findings`: Finding objects or the contract's dicts."""
+    decided = (current or {}).get("findings", {})
+    out = []
+    for f in findings:
+        get = f.get if isinstance(f, dict) else (lambda k, f=f: getattr(f, k))
+        sev = get("severity")
+        sev = getattr(sev, "value", sev)
+        if get("status") == "fail" and sev == "error":
+            d = decided.get(get("fingerprint"))
+            if d is None or d.action != "dismiss":
+                out.append(get("fingerprint"))
+    return out
+
+
+def conclude(services: "Services", *, who: str, sha256: str, source: str, action: str, comment: str,
+             findings: Optional[Iterable] = None, errors_if_unknown: int = 0, confirm_open_errors: bool = False):
+    """Record 通过 (approve) or 退回修改 (return) for one report version. 通过 with errors still open needs
+    confirm_open_errors and a comment, and is recorded with payload {"open_errors": N, "open_error_fingerprints"}.
+    `findings`: the report's findings when known; else `errors_if_unknown` errors count as open."""
+    if action not in ("approve", "return"):
+        raise Refused("请选择“通过”或“退回修改”。")
+    comment = (comment or "").strip()
+    if action == "return" and not comment:
+        raise Refused("退回修改时必须填写意见（可从“常用意见”中选一条）。")
+    payload: dict = {}
+    if action == "approve":
+        cur = services.db.current(sha256)
+        fps = open_errors(findings, cur) if findings is not None else []
+        n = len(fps) if findings is not None else errors_if_unknown
+        if n:
+            if not confirm_open_errors:
+                raise NeedsConfirmation(n)
+            if not comment:
+                raise Refused(f"在 {n} 项错误未更正的情况下通过，必须填写意见（说明为何仍予通过）。")
+            payload = {"open_errors": n, "open_error_fingerprints": fps, "confirmed": True}
+    return record(services, reviewer=who, report_sha256=sha256, source=source, kind="report", action=action,
+                  comment=comment, payload=payload)
+
+
+def stored_result(services: "Services", batch_name: Optional[str], sha: str) -> Optional[dict]:
+    """A report's review result (the contract's JSON) as its batch wrote it: the chosen batch first."""
+    from review.batch import load_result
+    names = [batch_name] + [n for _, n in batch_choices(services.data_dir) if n != batch_name]
+    for name in names:
+        folder = batch_folder(services.data_dir, name)
+        if folder is None:
+            continue
+        try:
+            r = load_result(folder, sha)
+        except (OSError, ValueError):
+            continue
+        if r and not r.get("error"):
+            return r
+    return None
