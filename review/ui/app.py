@@ -166,16 +166,16 @@ def build_app(services: Services):
     """The Gradio Blocks of the review page (not launched)."""
     import gradio as gr
 
-    from review.ui import tab_batch, tab_chat, tab_draft, tab_review, tab_signoff
+    from review.ui import loop, tab_batch, tab_chat, tab_draft, tab_review, tab_signoff
 
     ctx = Ctx(gr, services)
-    ctx.tab_modules = [tab_review, tab_chat, tab_draft, tab_signoff, tab_batch]
+    ctx.tab_modules = [tab_review, tab_chat, tab_draft, tab_signoff, tab_batch, loop]  # loop: over review+batch
     with gr.Blocks(title="年报审核") as demo:
         ctx.demo = demo
         _header(ctx)
         with gr.Tabs(elem_id="nb-tabs") as ctx.tabs:
             with gr.Tab("单篇审核", id="review", elem_id="nb-tab-review"):
-                tab_review.layout(ctx)
+                tab_review.layout(ctx)  # with the review loop's bar (loop.layout)
             with gr.Tab("对话", id="chat", elem_id="nb-tab-chat"):
                 tab_chat.layout(ctx)
             with gr.Tab("第五部分草稿", id="draft", elem_id="nb-tab-draft"):

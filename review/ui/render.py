@@ -69,11 +69,61 @@ mark.nb-unverified { background: #fde68a; color: #92400e; font-weight: 700; padd
 table.nb-log { border-collapse: collapse; font-size: 13px; width: 100%; }
 table.nb-log th, table.nb-log td { border: 1px solid #e5e7eb; padding: 3px 6px; text-align: left; vertical-align: top; }
 table.nb-log th { background: #f1f5f9; }
+kbd { border: 1px solid #cbd5e1; border-bottom-width: 2px; border-radius: 3px; padding: 0 4px; font-size: 12px;
+  background: #f8fafc; }
+#nb-keys button { flex: 0 1 auto; }
 .nb-rep-bad { color: #b91c1c; font-weight: 700; } .nb-rep-ok { color: #166534; font-weight: 600; }
 """
 
 
-HEAD = ""  # the keyboard script (see keyboard below)
+HEAD = """<script>
+/* 年报审核: keyboard shortcuts of the review loop (review/ui/loop.py). A key clicks the visible button that
+   shows it; in the comment box 1-9 (box empty) takes that stock comment, Esc cancels. */
+(function () {
+  const KEYS = {j: "nb-k-next", k: "nb-k-prev", c: "nb-k-confirm", x: "nb-k-dismiss", a: "nb-k-approve",
+                r: "nb-k-return", n: "nb-k-nextrep", s: "nb-q-loop"};
+  function press(id) {
+    const el = document.getElementById(id);
+    if (!el) return false;
+    const b = el.tagName === "BUTTON" ? el : (el.querySelector("button") || el);
+    if (!b.offsetParent || b.disabled) return false;
+    b.click();
+    return true;
+  }
+  function setValue(t, v) {
+    const proto = t.tagName === "TEXTAREA" ? HTMLTextAreaElement.prototype : HTMLInputElement.prototype;
+    Object.getOwnPropertyDescriptor(proto, "value").set.call(t, v);
+    t.dispatchEvent(new Event("input", {bubbles: true}));
+  }
+  document.addEventListener("keydown", function (e) {
+    if (e.ctrlKey || e.metaKey || e.altKey || e.isComposing) return;
+    const t = e.target;
+    const typing = t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable);
+    if (typing) {
+      if (t.closest && t.closest("#nb-k-comment")) {
+        if (e.key === "Escape") { press("nb-k-cancel"); e.preventDefault(); }
+        else if (/^[1-9]$/.test(e.key) && !t.value) {
+          const items = document.querySelectorAll("#nb-k-stock li");
+          const item = items[Number(e.key) - 1];
+          if (item) { setValue(t, item.textContent); e.preventDefault(); }
+        }
+      }
+      return;
+    }
+    const box = document.querySelector("#nb-k-comment textarea, #nb-k-comment input");
+    if (box && box.offsetParent) {  // the comment panel is open: its keys, wherever the focus is
+      if (e.key === "Escape") { press("nb-k-cancel"); e.preventDefault(); return; }
+      if (e.key === "Enter") { press("nb-k-submit"); e.preventDefault(); return; }
+      if (/^[1-9]$/.test(e.key) && !box.value) {
+        const item = document.querySelectorAll("#nb-k-stock li")[Number(e.key) - 1];
+        if (item) { box.focus(); setValue(box, item.textContent); e.preventDefault(); return; }
+      }
+    }
+    const id = KEYS[(e.key || "").toLowerCase()];
+    if (id && press(id)) e.preventDefault();
+  }, true);
+})();
+</script>"""
 
 
 def esc(value: Any) -> str:

@@ -145,6 +145,7 @@ STATUS_FILTERS = {"全部": None, "待审核": "pending", "已通过": "approved
 SORTS = {  # the queue's orders; each ends on the registration time so that ties keep the input order
     "登记时间": lambda r: (r.registered_at, r.sha256),
     "错误多的在前": lambda r: (-r.errors, -r.warnings, r.registered_at),
+    "待审核在前": lambda r: (r.status != "pending", -r.errors, r.registered_at),
     "机关": lambda r: (r.agency is None, r.agency or "", r.year or 0, r.registered_at),
     "年度": lambda r: (r.year is None, r.year or 0, r.agency or "", r.registered_at),
 }
@@ -443,3 +444,48 @@ def stored_result(services: "Services", batch_name: Optional[str], sha: str) -> 
         if r and not r.get("error"):
             return r
     return None
+
+
+# ------------------------------------------------------------------------------------------- 常用意见
+
+DEFAULT_COMMENTS = [
+    "表格数据不平衡，请核对后更正。",
+    "正文表述与表格数据不一致，请核对更正。",
+    "缺少规定的部分或表格行，请按国办模板补齐。",
+    "第五部分问题和改进措施不具体，请补充。",
+    "经核实，数据无误，同意发布。",
+]
+
+
+def comments_path(services: "Services") -> Path:
+    return Path(services.data_dir) / "comments.json"
+
+
+def stock_comments(services: "Services") -> list[str]:
+    """The team's stock comments (常用意见), from <data>/comments.json; the defaults until someone edits them."""
+    import json
+    try:
+        data = json.loads(comments_path(services).read_text(encoding="utf-8"))
+        comments = [str(c).strip() for c in data.get("comments", []) if str(c).strip()]
+        return comments or list(DEFAULT_COMMENTS)
+    except (OSError, ValueError, AttributeError):
+        return list(DEFAULT_COMMENTS)
+
+
+def save_stock_comments(services: "Services", text: str) -> list[str]:
+    """Save the stock comments edited on the page (one a line, at most 9 used by the number keys)."""
+    import json
+    comments = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    if not comments:
+        raise Refused("常用意见不能为空：每行填写一条。")
+    if any(len(c) > 500 for c in comments):
+        raise Refused("每条常用意见不超过 500 字。")
+    path = comments_path(services)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"version": 1, "comments": comments}, ensure_ascii=False, indent=1), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as e:
+        raise Refused(f"常用意见未保存：{os_reason(e)}（{path}）。") from None
+    return comments

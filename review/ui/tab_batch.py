@@ -51,7 +51,9 @@ def layout(ctx) -> None:
         with gr.Column(scale=3):
             ui.pick = gr.Dropdown(label="选中的年报", choices=[], value=None, elem_id="nb-q-pick", interactive=True)
             ui.selected = gr.HTML(selected_html(None, None), elem_id="nb-q-selected-box")
-            ui.open = gr.Button("打开审核（在“单篇审核”中查看审核发现）", elem_id="nb-q-open")
+            with gr.Row():
+                ui.open = gr.Button("打开审核（在“单篇审核”中查看审核发现）", elem_id="nb-q-open")
+                ui.loop = gr.Button("逐篇审核（S）：按当前列表的顺序，从第一篇开始", variant="primary", elem_id="nb-q-loop")
         with gr.Column(scale=3):
             ui.action = gr.Radio(list(REPORT_ACTIONS), value="通过", label="审核结论", elem_id="nb-q-action")
             ui.comment = gr.Textbox(label="意见（退回修改时必填；批量通过时记入每一篇）", lines=2, elem_id="nb-q-comment")

@@ -4,7 +4,7 @@ cells it points at, its decision (确认 / 驳回), the tables and the report's 
 from typing import Optional
 
 from review.models import ReviewError
-from review.ui import render
+from review.ui import loop, render
 from review.ui.render import FINDING_ACTIONS, FINDING_HEADERS, esc
 from review.ui.service import Refused
 
@@ -13,6 +13,7 @@ HINT = "<p class='nb-muted'>在上表中点击一条审核发现，这里显示�
 
 def layout(ctx) -> None:
     gr = ctx.gr
+    loop.layout(ctx)  # the review loop's bar and comment panel, above the findings
     ctx.findings = gr.Dataframe(value=[], headers=FINDING_HEADERS, datatype="str", interactive=False, wrap=True,
                                 label="审核发现（点击一行查看解释；错误在前）", elem_id="nb-findings",
                                 column_widths=["7%", "20%", "43%", "14%", "9%", "7%"], max_height=640)

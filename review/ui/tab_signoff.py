@@ -23,6 +23,10 @@ def layout(ctx) -> None:
             ctx.current = gr.HTML("", elem_id="nb-current-box")
     gr.HTML("<b>审核记录（本报告此版本）</b>")
     ctx.audit = gr.HTML("", elem_id="nb-audit-box")
+    with gr.Accordion("常用意见（全组共用，每行一条；逐篇审核时按数字键 1–9 选用）", open=False, elem_id="nb-stock-acc"):
+        ctx.stock_text = gr.Textbox(value="\n".join(service.stock_comments(ctx.services)), lines=6, show_label=False,
+                                    elem_id="nb-stock-text")
+        ctx.stock_save = gr.Button("保存常用意见", elem_id="nb-stock-save")
 
 
 def REFRESHES(ctx) -> list:  # noqa: N802
@@ -86,5 +90,13 @@ def wire(ctx) -> None:
 
     ctx.r_yes.click(on_yes, inputs=[ctx.r_comment, ctx.reviewer, ctx.state], outputs=outputs)
     ctx.r_no.click(lambda: gr.update(visible=False), inputs=None, outputs=[ctx.r_confirm])
+
+    @ctx.guarded
+    def on_stock(text):
+        comments = service.save_stock_comments(ctx.services, text)
+        ctx.info(f"已保存常用意见 {len(comments)} 条。", title="已保存")
+        return "\n".join(comments)
+
+    ctx.stock_save.click(on_stock, inputs=[ctx.stock_text], outputs=[ctx.stock_text])
 
 
