@@ -211,6 +211,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="往年年报文件夹（可重复；代替历史库用于跨年度检查）")
     p.add_argument("--batch-root", metavar="DIR", action="append", default=[],
                    help="批量审核时允许审核人填写的服务器文件夹（可重复；数据目录和示例年报文件夹总是允许）")
+    p.add_argument("--max-upload-mb", type=float, default=100, metavar="MB",
+                   help="单个上传文件的大小上限（MB，默认 100）")
     return p
 
 
@@ -238,7 +240,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         demo.launch(server_name=args.host, server_port=args.port, auth=auth,
                     auth_message="请使用审核系统账号登录（账号由管理员用 review users add 添加）",
                     css=CSS, head=render.HEAD, footer_links=[], ssr_mode=False, show_error=False, quiet=True,
-                    max_file_size="100mb", pwa=False, mcp_server=False, inbrowser=False, prevent_thread_lock=True,
+                    max_file_size=max(1, int(args.max_upload_mb * 1024 * 1024)), pwa=False, mcp_server=False, inbrowser=False, prevent_thread_lock=True,
                     share=False)  # never a public tunnel, whatever GRADIO_SHARE says
     except OSError as e:
         print(f"无法启动审核界面：端口 {args.port} 不可用（{service.os_reason(e)}）。请用 --port 换一个端口。",

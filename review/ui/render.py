@@ -123,6 +123,66 @@ HEAD = """<script>
     if (id && press(id)) e.preventDefault();
   }, true);
 })();
+/* Notices in Chinese: Gradio 6 heads its toasts with the type ("Info", "Warning", "Error") whatever title is
+   given, and writes its own upload errors in English. Rewrite those texts and the hover labels as they appear. */
+(function () {
+  const TITLES = {"Info": "提示", "Warning": "请注意", "Error": "出错", "Success": "完成"};
+  const LABELS = {"Close": "关闭", "Copy": "复制", "Copied": "已复制", "Copy all": "全部复制", "Fullscreen": "全屏",
+                  "Exit fullscreen": "退出全屏", "Exit full screen": "退出全屏", "Full screen": "全屏", "Clear": "清除",
+                  "Download": "下载", "Remove": "移除", "Upload": "上传", "Undo": "撤销", "Retry": "重试",
+                  "Like": "赞同", "Dislike": "不赞同", "Share": "分享", "Edit": "编辑", "Delete": "删除",
+                  "Sort ascending": "升序", "Sort descending": "降序", "Search": "搜索", "Remove file": "移除文件",
+                  "Clear all": "全部清除", "Loading...": "正在加载…", "Dropdown": "下拉框", "Textbox": "文本框",
+                  "Checkbox": "复选框", "Radio": "单选", "Chatbot": "对话"};
+  const MESSAGES = [
+    [/^Invalid file types?: (.*)\. Only (.*) allowed\.?$/s, (m, f, t) => `不支持的文件类型：${f}。只能上传：${t}。`],
+    [/File size exceeded maximum allowed size of (\d+) bytes\.?/, (m, n) =>
+      `文件超过允许的大小（${(Number(n) / 1048576).toFixed(0)} MB）：请压缩、拆分后再上传，或请管理员调大上限。`],
+    [/^File\(?s?\)? exceeds? the maximum allowed size of ([\d.]+) ?([KMGT]?)b:? ?(.*)$/is, (m, n, u, f) =>
+      `文件超过允许的大小（${n} ${u.toUpperCase()}B）：${f}。请压缩、拆分后再上传，或请管理员调大上传上限。`],
+    [/exceeds? (the )?max(imum)?( allowed)? (file )?size/i, () => "文件超过允许的大小：请压缩、拆分后再上传。"],
+    [/^Connection errored out\.?$/i, () => "与服务器的连接中断：请检查服务是否在运行，然后刷新页面。"],
+    [/^(Error|Unexpected error\.?)$/i, () => "操作未完成：程序内部出错（详细信息已写入服务器日志）。请重试。"],
+    [/^Upload failed\.?$/i, () => "上传失败：请重新上传。"],
+  ];
+  function fixText(node) {
+    const v = node.nodeValue;
+    if (!v || !/[A-Za-z]/.test(v)) return;
+    const trimmed = v.trim();
+    const el = node.parentElement;
+    if (el && el.classList && el.classList.contains("toast-title") && TITLES[trimmed]) {
+      node.nodeValue = v.replace(trimmed, TITLES[trimmed]);
+      return;
+    }
+    if (el && el.closest && el.closest("[data-testid=toast-text], .toast-body, .error, .upload-error")) {
+      for (const [re, fn] of MESSAGES) {
+        if (re.test(trimmed)) { node.nodeValue = trimmed.replace(re, fn); return; }
+      }
+    }
+  }
+  function fixAttrs(el) {
+    for (const a of ["aria-label", "title", "placeholder"]) {
+      const v = el.getAttribute && el.getAttribute(a);
+      if (v && LABELS[v]) el.setAttribute(a, LABELS[v]);
+    }
+  }
+  function walk(root) {
+    if (root.nodeType === 3) { fixText(root); return; }
+    if (root.nodeType !== 1) return;
+    fixAttrs(root);
+    const w = document.createTreeWalker(root, NodeFilter.SHOW_TEXT | NodeFilter.SHOW_ELEMENT);
+    for (let n = w.nextNode(); n; n = w.nextNode()) { n.nodeType === 3 ? fixText(n) : fixAttrs(n); }
+  }
+  new MutationObserver(function (records) {
+    for (const r of records) {
+      if (r.type === "characterData") fixText(r.target);
+      else if (r.type === "attributes") fixAttrs(r.target);
+      else r.addedNodes.forEach(walk);
+    }
+  }).observe(document.documentElement, {subtree: true, childList: true, characterData: true, attributes: true,
+                                        attributeFilter: ["aria-label", "title", "placeholder"]});
+  document.addEventListener("DOMContentLoaded", () => walk(document.body));
+})();
 </script>"""
 
 
