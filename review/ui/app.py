@@ -147,8 +147,8 @@ def _wire_header(ctx: Ctx) -> None:
             raise Refused(f"示例年报不存在：{name}")
         return ctx.review_bytes(p.read_bytes(), f"fixtures/{p.name}", progress)
 
-    ctx.upload.upload(on_upload, inputs=[ctx.upload], outputs=ctx.opened_outputs)
-    ctx.fixture.input(on_fixture, inputs=[ctx.fixture], outputs=ctx.opened_outputs)
+    ctx.upload.upload(on_upload, inputs=[ctx.upload], outputs=ctx.opened_outputs, show_progress_on=[ctx.meta])
+    ctx.fixture.input(on_fixture, inputs=[ctx.fixture], outputs=ctx.opened_outputs, show_progress_on=[ctx.meta])
 
     if ctx.who is not None:
         def on_load(request: gr.Request):

@@ -146,7 +146,7 @@ def wire(ctx) -> None:
             raise Refused("队列为空：请先运行批量审核，或调整筛选条件。")
         return open_at(ctx, {"shas": list(shas), "i": 0, "batch": batch_name}, progress)
 
-    ctx.bq.loop.click(on_start, inputs=[ctx.bq.rows, ctx.bq.batch, ctx.reviewer], outputs=outputs)
+    ctx.bq.loop.click(on_start, inputs=[ctx.bq.rows, ctx.bq.batch, ctx.reviewer], outputs=outputs, show_progress_on=[ctx.loop_info])
 
     def nav(step: int):
         @ctx.guarded
@@ -170,7 +170,7 @@ def wire(ctx) -> None:
     def on_confirm(st, fp, name, request: gr.Request):
         return finding_then_next(st, fp, "确认", "", name, request)
 
-    ctx.k["confirm"].click(on_confirm, inputs=[ctx.state, ctx.chosen, ctx.reviewer], outputs=outputs)
+    ctx.k["confirm"].click(on_confirm, inputs=[ctx.state, ctx.chosen, ctx.reviewer], outputs=outputs, show_progress_on=[ctx.loop_info])
 
     @ctx.guarded
     def on_dismiss(st, fp):
@@ -179,7 +179,7 @@ def wire(ctx) -> None:
             raise Refused("请先用 J / K 选中一条审核发现，再按 X 驳回。")
         return _panel(ctx, "dismiss", PROMPT["dismiss"])
 
-    then_focus(ctx.k["dismiss"].click(on_dismiss, inputs=[ctx.state, ctx.chosen], outputs=outputs))
+    then_focus(ctx.k["dismiss"].click(on_dismiss, inputs=[ctx.state, ctx.chosen], outputs=outputs, show_progress_on=[ctx.loop_info]))
 
     def conclude_then_next(st, action, comment, name, request, loop, progress, confirmed=False) -> dict:
         st = ctx.need_report(st)
@@ -205,7 +205,7 @@ def wire(ctx) -> None:
     def on_approve(st, name, loop, request: gr.Request, progress=gr.Progress()):
         return conclude_then_next(st, "通过", "", name, request, loop, progress)
 
-    then_focus(ctx.k["approve"].click(on_approve, inputs=[ctx.state, ctx.reviewer, ctx.loop], outputs=outputs))
+    then_focus(ctx.k["approve"].click(on_approve, inputs=[ctx.state, ctx.reviewer, ctx.loop], outputs=outputs, show_progress_on=[ctx.loop_info]))
 
     @ctx.guarded
     def on_return(st, name, request: gr.Request):
@@ -213,7 +213,7 @@ def wire(ctx) -> None:
         ctx.reviewer_of(name, request)
         return _panel(ctx, "return", PROMPT["return"])
 
-    then_focus(ctx.k["return"].click(on_return, inputs=[ctx.state, ctx.reviewer], outputs=outputs))
+    then_focus(ctx.k["return"].click(on_return, inputs=[ctx.state, ctx.reviewer], outputs=outputs, show_progress_on=[ctx.loop_info]))
 
     @ctx.guarded
     def on_submit(pending, comment, st, fp, name, loop, request: gr.Request, progress=gr.Progress()):
@@ -228,9 +228,9 @@ def wire(ctx) -> None:
         return conclude_then_next(st, "通过", comment, name, request, loop, progress, confirmed=True)
 
     sub_in = [ctx.k_pending, ctx.k_comment, ctx.state, ctx.chosen, ctx.reviewer, ctx.loop]
-    then_focus(ctx.k_submit.click(on_submit, inputs=sub_in, outputs=outputs))
-    then_focus(ctx.k_comment.submit(on_submit, inputs=sub_in, outputs=outputs))
-    then_focus(ctx.k_cancel.click(lambda: _closed(ctx), inputs=None, outputs=outputs))
+    then_focus(ctx.k_submit.click(on_submit, inputs=sub_in, outputs=outputs, show_progress_on=[ctx.loop_info]))
+    then_focus(ctx.k_comment.submit(on_submit, inputs=sub_in, outputs=outputs, show_progress_on=[ctx.loop_info]))
+    then_focus(ctx.k_cancel.click(lambda: _closed(ctx), inputs=None, outputs=outputs, show_progress_on=[ctx.loop_info]))
 
     @ctx.guarded
     def on_next_report(loop, progress=gr.Progress()):
@@ -238,4 +238,4 @@ def wire(ctx) -> None:
             raise Refused("未在逐篇审核：请在“批量审核”页点击“逐篇审核”（或按 S）。")
         return advance(ctx, loop, progress)
 
-    ctx.k["nextrep"].click(on_next_report, inputs=[ctx.loop], outputs=outputs)
+    ctx.k["nextrep"].click(on_next_report, inputs=[ctx.loop], outputs=outputs, show_progress_on=[ctx.loop_info])

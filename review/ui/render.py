@@ -649,3 +649,17 @@ def selected_html(row, current: Optional[dict], services: Any = None) -> str:
             f"</span>{last}</div>")
 
 
+
+
+def batch_notes_html(unreadable: list, abnormal: list) -> str:
+    """The batch's inputs that could not be read (with the reason) and those that look abnormal."""
+    parts = []
+    if unreadable:
+        rows = "".join(f"<tr><td>{esc(short_source(n))}</td><td>{esc(r)}</td></tr>" for n, r in unreadable)
+        parts.append(f"<div class='nb-err'>无法读取的文件 {len(unreadable)} 个（未进入审核队列）：</div>"
+                     f"<table class='nb-log' id='nb-q-unreadable'><tr><th>文件</th><th>原因</th></tr>{rows}</table>")
+    if abnormal:
+        rows = "".join(f"<tr><td>{esc(short_source(n))}</td><td>{esc(r)}</td></tr>" for n, r in abnormal)
+        parts.append(f"<div class='nb-warn'>需要留意的输入 {len(abnormal)} 个：</div>"
+                     f"<table class='nb-log' id='nb-q-abnormal'><tr><th>文件</th><th>情况</th></tr>{rows}</table>")
+    return "<div id='nb-q-notes'>" + "".join(parts) + "</div>" if parts else "<div id='nb-q-notes'></div>"

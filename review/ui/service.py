@@ -489,3 +489,76 @@ def save_stock_comments(services: "Services", text: str) -> list[str]:
     except OSError as e:
         raise Refused(f"常用意见未保存：{os_reason(e)}（{path}）。") from None
     return comments
+
+
+# ------------------------------------------------------------------------------------------- batch runs
+
+class RunGuard:
+    """One run at a time of a long action (a batch, a bulk approval): a second click while one runs is refused,
+    so a double click gives one batch."""
+
+    def __init__(self, busy_message: str):
+        self._lock = threading.Lock()
+        self.busy_message = busy_message
+
+    def __enter__(self):
+        if not self._lock.acquire(blocking=False):
+            raise Refused(self.busy_message)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._lock.release()
+
+
+TEXT_LIMIT = 5 * 1024 * 1024  # bytes of text above which an input is called abnormal
+TEXT_SUFFIXES = (".txt", ".md", ".html", ".htm")
+
+
+def unreadable(folder: Optional[Path], items: list) -> list[tuple[str, str]]:
+    """(file, reason) of a batch's inputs that could not be read: missing, or refused by the reader."""
+    if folder is None:
+        return []
+    from review.batch import read_index
+    try:
+        index = read_index(folder)
+    except (OSError, ValueError):
+        index = {}
+    out = []
+    for it in items:
+        row = index.get(it.sha256) if it.sha256 else None
+        if not it.sha256:
+            out.append((it.name, "文件不存在或无法打开"))
+        elif row is None:
+            out.append((it.name, "未完成审核（批次被中断？重新运行可继续）"))
+        elif row.get("error"):
+            out.append((it.name, str(row["error"])))
+    return out
+
+
+def abnormal(items: list) -> list[tuple[str, str]]:
+    """(file, why) of inputs a reviewer should look at before trusting the results: the same bytes given twice,
+    over 5 MB of text, or text that is mostly one passage repeated."""
+    out: list[tuple[str, str]] = []
+    first: dict[str, str] = {}
+    for it in items:
+        if it.sha256 and it.sha256 in first:
+            out.append((it.name, f"与“{short_source(first[it.sha256])}”内容完全相同（重复提交）"))
+            continue
+        if it.sha256:
+            first[it.sha256] = it.name
+        path = Path(it.path)
+        if path.suffix.lower() not in TEXT_SUFFIXES:
+            continue
+        try:
+            size = path.stat().st_size
+            with open(path, "rb") as f:
+                head = f.read(TEXT_LIMIT + 1)
+        except OSError:
+            continue
+        if size > TEXT_LIMIT:
+            out.append((it.name, f"文本超过 5 MB（{size / 1048576:.1f} MB），远大于一篇年报，请确认是否放错文件"))
+            continue
+        lines = [ln.strip() for ln in head.decode("utf-8", "ignore").splitlines() if len(ln.strip()) >= 8]
+        if len(lines) >= 200 and len(set(lines)) / len(lines) < 0.3:
+            out.append((it.name, f"内容大量重复（{len(lines)} 行中只有 {len(set(lines))} 行不同），请确认文件是否完整正确"))
+    return out

@@ -9,7 +9,7 @@ from typing import Optional
 
 from review.models import ReviewError
 from review.ui import service
-from review.ui.render import REPORT_ACTIONS, esc, queue_info, queue_table, report_label, selected_html
+from review.ui.render import REPORT_ACTIONS, batch_notes_html, esc, queue_info, queue_table, report_label, selected_html
 from review.ui.service import (BATCH_SUFFIXES, QUEUE_HEADERS, SCOPES, SORTS, STATUS_FILTERS, QueueView, Refused,
                                batch_choices, batch_folder, batch_folder_input, batch_items, export_files, new_batch,
                                queue_rows, report_bytes, short_source, stage_uploads)
@@ -30,7 +30,8 @@ def layout(ctx) -> None:
             ui.folder = gr.Textbox(label="或填写服务器上的文件夹（完整路径）", max_lines=1, elem_id="nb-batch-folder",
                                    placeholder=str(services.data_dir), info=f"只能是以下文件夹之内：{roots}")
             ui.run = gr.Button("开始批量审核", variant="primary", elem_id="nb-batch-run")
-    ui.result = gr.HTML("", elem_id="nb-batch-result")
+    ui.result = gr.HTML("", elem_id="nb-batch-result")  # the run's one progress bar shows here
+    ui.last_run = gr.State(None)  # the batch just run, for the queue to show
     with gr.Row(equal_height=True):
         ui.batch = gr.Dropdown(label="批次（导出以本批次为准）", choices=choices, value=choices[0][1] if choices else None,
                                elem_id="nb-batch-pick", scale=3, interactive=True)
@@ -42,6 +43,7 @@ def layout(ctx) -> None:
         ui.text = gr.Textbox(label="按机关或文件名筛选", max_lines=1, elem_id="nb-q-text", scale=2)
         ui.sort = gr.Dropdown(list(SORTS), value="登记时间", label="排序", elem_id="nb-q-sort", scale=1)
     ui.info = gr.HTML("", elem_id="nb-q-info-box")
+    ui.notes = gr.HTML("", elem_id="nb-q-notes-box")  # unreadable and abnormal inputs of the batch
     ui.table = gr.Dataframe(value=[], headers=QUEUE_HEADERS, datatype=["str"] * 4 + ["number"] * 2 + ["str"] * 2,
                             interactive=False, wrap=True, label="审核队列（点击一行选中）", elem_id="nb-queue",
                             max_height=480)
@@ -78,7 +80,9 @@ def wire(ctx) -> None:
     db, data = services.db, services.data_dir
     guarded = app.guarded
     qin = [ui.batch, ui.pick, ui.scope, ui.status, ui.noerr, ui.text, ui.sort]
-    qout = [ui.table, ui.rows, ui.pick, ui.info, ui.selected, ui.confirm, ui.bulk]
+    qout = [ui.table, ui.rows, ui.pick, ui.info, ui.notes, ui.selected, ui.confirm, ui.bulk]
+    run_guard = service.RunGuard("批量审核正在进行中（同一时间只运行一批）：请等待当前批次完成。")
+    bulk_guard = service.RunGuard("批量通过正在记录中：请等待完成，不要重复点击。")
 
     def shown(name, view: QueueView) -> tuple[list, Optional[Path], list]:
         folder = batch_folder(data, name)
@@ -91,6 +95,7 @@ def wire(ctx) -> None:
         return {ui.table: queue_table(rows), ui.rows: [r.sha256 for r in rows],
                 ui.pick: gr.update(choices=[(report_label(r), r.sha256) for r in rows], value=row and row.sha256),
                 ui.info: queue_info(rows, folder, items),
+                ui.notes: batch_notes_html(service.unreadable(folder, items), service.abnormal(items)),
                 ui.selected: selected_html(row, db.current(row.sha256) if row else None, services),
                 ui.confirm: gr.update(visible=False), ui.bulk: None}
 
@@ -103,8 +108,8 @@ def wire(ctx) -> None:
 
     for trigger in (ui.batch.change, ui.scope.change, ui.status.change, ui.noerr.change, ui.sort.change,
                     ui.refresh.click, app.batch_tab.select):
-        trigger(on_queue, inputs=qin, outputs=qout)
-    ui.text.change(on_queue, inputs=qin, outputs=qout, trigger_mode="always_last")
+        trigger(on_queue, inputs=qin, outputs=qout, show_progress="hidden")  # quick: no spinner
+    ui.text.change(on_queue, inputs=qin, outputs=qout, trigger_mode="always_last", show_progress="hidden")
 
     def on_load(pick, scope, status, noerr, text, sort):
         choices = batch_choices(data)
@@ -112,10 +117,14 @@ def wire(ctx) -> None:
         view = QueueView(scope, status, noerr, text, sort)
         return {ui.batch: gr.update(choices=choices, value=name), **queue_out(name, pick, view)}
 
-    app.demo.load(on_load, inputs=qin[1:], outputs=[ui.batch, *qout])
+    app.demo.load(on_load, inputs=qin[1:], outputs=[ui.batch, *qout], show_progress_on=[ui.info])
 
     @guarded
     def on_run(files, folder_text, scope, status, noerr, text, sort, progress=gr.Progress()):
+        with run_guard:  # a double click: the second is refused while the first runs
+            return run(files, folder_text, scope, status, noerr, text, sort, progress)
+
+    def run(files, folder_text, scope, status, noerr, text, sort, progress):
         folder = batch_folder_input(folder_text, services.allowed_roots())
         if not files and folder is None:
             raise Refused("请先上传年报文件或 zip 压缩包，或填写服务器上的文件夹路径，再开始批量审核。")
@@ -132,21 +141,28 @@ def wire(ctx) -> None:
             raise Refused(f"批量审核未完成：{e.zh}（已完成的结果保存在 {out}，可重新运行）") from None
         except OSError as e:  # a file that cannot be copied or read, a full disk
             shutil.rmtree(out, ignore_errors=True)
-            raise Refused(f"批量审核未完成：文件无法读取或写入（{e}），请检查后重试。") from None
+            raise Refused(f"批量审核未完成：文件无法读取或写入（{service.os_reason(e)}），请检查后重试。") from None
         if not rep.items:
             shutil.rmtree(out, ignore_errors=True)
             raise Refused("没有找到可审核的文件（txt、md、html、htm、pdf、docx，或其中含有这些文件的 zip）。")
         ctx.info(f"批量审核完成：{len(rep.items)} 个文件，用时 {rep.seconds:.0f} 秒。", title="完成")
-        view = QueueView(SCOPES[0], status, noerr, text, sort)
-        return {ui.files: None, ui.scope: SCOPES[0],
-                ui.batch: gr.update(choices=batch_choices(data), value=out.name),
+        return {ui.last_run: out.name,
                 ui.result: (f"<div class='nb-meta' id='nb-batch-done'>批次 {esc(out.name)} 完成：{len(rep.items)} 个文件，"
-                            f"审核 {rep.reviewed} 篇，其中无法读取 {rep.failed} 个（见导出的汇总表）；"
-                            f"用时 {rep.seconds:.1f} 秒。</div>"),
-                **queue_out(out.name, None, view)}
+                            f"审核 {rep.reviewed} 篇，其中无法读取 {rep.failed} 个（见下方列表和导出的汇总表）；"
+                            f"用时 {rep.seconds:.1f} 秒。</div>")}
 
-    ui.run.click(on_run, inputs=[ui.files, ui.folder, *qin[2:]],
-                 outputs=[ui.files, ui.scope, ui.batch, ui.result, *qout])
+    def after_run(last, status, noerr, text, sort):
+        """After a run (one progress bar, on the result line): the queue shows the new batch."""
+        if not last:
+            return gr.skip()
+        view = QueueView(SCOPES[0], status, noerr, text, sort)
+        return {ui.files: None, ui.scope: SCOPES[0], ui.last_run: None,
+                ui.batch: gr.update(choices=batch_choices(data), value=last), **queue_out(last, None, view)}
+
+    ui.run.click(on_run, inputs=[ui.files, ui.folder, *qin[2:]], outputs=[ui.result, ui.last_run],
+                 trigger_mode="once").then(after_run, inputs=[ui.last_run, *qin[3:]],
+                                           outputs=[ui.files, ui.scope, ui.batch, ui.last_run, *qout],
+                                           show_progress="hidden")
 
     def on_row(rows, evt: gr.SelectData):
         row = evt.row_value
@@ -172,7 +188,7 @@ def wire(ctx) -> None:
         out[app.tabs] = gr.Tabs(selected="review")
         return out
 
-    ui.open.click(on_open, inputs=[ui.pick, ui.batch], outputs=[*app.opened_outputs, app.tabs])
+    ui.open.click(on_open, inputs=[ui.pick, ui.batch], outputs=[*app.opened_outputs, app.tabs], show_progress_on=[ctx.meta])
 
     @guarded
     def on_save(action, comment, who_name, st, name, pick, scope, status, noerr, text, sort, request: gr.Request):
@@ -195,7 +211,7 @@ def wire(ctx) -> None:
         return {**queue_out(name, pick, view), ui.comment: "", **single_view(st, {row.sha256})}
 
     ui.save.click(on_save, inputs=[ui.action, ui.comment, app.reviewer, app.state, *qin],
-                  outputs=[*qout, ui.comment, *app.refresh_outputs])
+                  outputs=[*qout, ui.comment, *app.refresh_outputs], show_progress_on=[ui.info])
 
     @guarded
     def on_bulk_ask(who_name, name, pick, scope, status, noerr, text, sort, request: gr.Request):
@@ -216,6 +232,10 @@ def wire(ctx) -> None:
 
     @guarded
     def on_bulk_yes(shas, comment, who_name, st, name, pick, scope, status, noerr, text, sort, request: gr.Request):
+        with bulk_guard:  # a double click records nothing twice: the second waits for nothing and is refused
+            return bulk_yes(shas, comment, who_name, st, name, pick, scope, status, noerr, text, sort, request)
+
+    def bulk_yes(shas, comment, who_name, st, name, pick, scope, status, noerr, text, sort, request):
         if not shas:
             raise Refused("请先点击“批量通过当前列表中无错误的年报…”。")
         who = app.reviewer_of(who_name, request)
@@ -237,7 +257,7 @@ def wire(ctx) -> None:
         return {**queue_out(name, pick, view), ui.comment: "", **single_view(st, set(done))}
 
     ui.yes.click(on_bulk_yes, inputs=[ui.bulk, ui.comment, app.reviewer, app.state, *qin],
-                 outputs=[*qout, ui.comment, *app.refresh_outputs])
+                 outputs=[*qout, ui.comment, *app.refresh_outputs], show_progress_on=[ui.info], trigger_mode="once")
     ui.no.click(lambda: (gr.update(visible=False), None), inputs=None, outputs=[ui.confirm, ui.bulk])
 
     @guarded

@@ -123,7 +123,8 @@ def wire(ctx) -> None:
         return show_finding(ctx, st, fp)
 
     ctx.chosen.change(on_chosen, inputs=[ctx.chosen, ctx.state],
-                      outputs=[ctx.explanation, ctx.tables, ctx.f_current, ctx.f_action])
+                      outputs=[ctx.explanation, ctx.tables, ctx.f_current, ctx.f_action],
+                      show_progress_on=[ctx.explanation])
 
     @ctx.guarded
     def on_save(fp, action, comment, name, st, request: gr.Request):
