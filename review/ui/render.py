@@ -76,7 +76,7 @@ kbd { border: 1px solid #cbd5e1; border-bottom-width: 2px; border-radius: 3px; p
 """
 
 
-HEAD = """<script>
+HEAD = r"""<script>
 /* 年报审核: keyboard shortcuts of the review loop (review/ui/loop.py). A key clicks the visible button that
    shows it; in the comment box 1-9 (box empty) takes that stock comment, Esc cancels. */
 (function () {

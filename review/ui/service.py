@@ -254,6 +254,13 @@ def batch_folder_input(text: str, roots: Sequence[Path]) -> Optional[Path]:
     if not raw:
         return None
     allowed = "；".join(str(r) for r in roots)
+    if len(raw) > 1024:
+        raise Refused("文件夹路径太长（超过 1024 个字符）：请检查填写的路径。")
+    if any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF or c in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+           for c in raw):
+        raise Refused("文件夹路径含有控制字符或不可见字符：请重新填写（只填写路径本身）。")
+    if raw.startswith("~"):
+        raise Refused(f"请填写服务器上文件夹的完整路径（以 / 开头，不用 ~）。可选的范围：{allowed}")
     p = Path(raw).expanduser()
     if not p.is_absolute():
         raise Refused(f"请填写服务器上文件夹的完整路径（以 / 开头）。可选的范围：{allowed}")
