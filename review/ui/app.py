@@ -84,8 +84,8 @@ class Ctx:
                 out.update(m.refreshed(self, st, cur))
         return out
 
-    def opened(self, rv, name: str) -> dict:
-        st = service.open_report(self.services, rv, name)
+    def opened(self, rv, name: str, data: Optional[bytes] = None) -> dict:
+        st = service.open_report(self.services, rv, name, data)
         cur = self.db.current(rv.result.sha256)
         out = self.refreshed(st)
         out.update({self.upload: None, self.state: st})
@@ -98,7 +98,7 @@ class Ctx:
         progress(0.05, desc="正在读取并审核年报（PDF 可能需要几十秒）…")
         rv = service.review(self.services, data, name)
         progress(0.9, desc="正在登记…")
-        return self.opened(rv, name)
+        return self.opened(rv, name, data)
 
 
 def _header(ctx: Ctx) -> None:

@@ -66,6 +66,10 @@ mark.nb-unverified { background: #fde68a; color: #92400e; font-weight: 700; padd
   user-select: none; }
 .nb-lines > div { padding-left: 4.3em; text-indent: -4.3em; }
 .nb-lines .hit { background: #fee2e2; }
+.nb-lines .sel { background: #fde68a; outline: 2px solid #dc2626; }
+.nb-src { max-height: 560px; }
+a.nb-cite { color: #1d4ed8; text-decoration: underline dotted; cursor: pointer; }
+.nb-hidden { display: none !important; }
 table.nb-log { border-collapse: collapse; font-size: 13px; width: 100%; }
 table.nb-log th, table.nb-log td { border: 1px solid #e5e7eb; padding: 3px 6px; text-align: left; vertical-align: top; }
 table.nb-log th { background: #f1f5f9; }
@@ -95,6 +99,13 @@ HEAD = r"""<script>
     Object.getOwnPropertyDescriptor(proto, "value").set.call(t, v);
     t.dispatchEvent(new Event("input", {bubbles: true}));
   }
+  document.addEventListener("click", function (e) {  // a line citation opens the source view at that line
+    const a = e.target.closest && e.target.closest("a[href^='#nb-line-']");
+    if (!a) return;
+    e.preventDefault();
+    const box = document.querySelector("#nb-cite-line textarea, #nb-cite-line input");
+    if (box) setValue(box, a.getAttribute("href").slice(9) + "|" + Date.now());
+  }, true);
   document.addEventListener("keydown", function (e) {
     if (e.ctrlKey || e.metaKey || e.altKey || e.isComposing) return;
     const t = e.target;
@@ -484,6 +495,12 @@ def _unsupported_note(unsupported) -> str:
     items = "；".join(_unique(f"{esc(u.text)}（{esc(u.sentence[:40])}）" for u in unsupported))
     return (f"<div class='nb-note' style='border-color:#f59e0b;color:#92400e'>以下数字在报告和审核结果中找不到依据，"
             f"已标注【未核实】，请勿直接采用：{items}</div>")
+
+
+def cite_links(html_text: str) -> str:
+    """Line citations ("第 103 行") as links that open the source view at that line (see HEAD's script)."""
+    return re.sub(r"第 ?(\d{1,6}) ?行", lambda m: f"<a href='#nb-line-{m.group(1)}' class='nb-cite'>{m.group(0)}</a>",
+                  html_text)
 
 
 def explanation_html(finding: Finding, expl) -> str:

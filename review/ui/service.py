@@ -350,13 +350,16 @@ def review(services: "Services", data: bytes, name: str):
         raise Refused(f"无法审核“{name}”：{e.zh}") from None
 
 
-def open_report(services: "Services", rv, name: str) -> dict:
+def open_report(services: "Services", rv, name: str, data: Optional[bytes] = None) -> dict:
     """Register the reviewed report in the sign-off queue; the page's state for it."""
     try:
         services.db.register(rv.result)
     except ReviewError as e:
         raise Refused(f"审核已完成，但无法登记到审核记录库：{e.zh}。请检查 --db 设置后重试。") from None
-    return {"rv": rv, "name": name}
+    st = {"rv": rv, "name": name}
+    if name.lower().endswith(".pdf"):  # kept for the page view (review.ui.source)
+        st["pdf"] = data
+    return st
 
 
 def reviewer(services: "Services", typed: str, username: Optional[str]) -> str:

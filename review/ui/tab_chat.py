@@ -56,7 +56,8 @@ def wire(ctx) -> None:
             return
         last = session.last
         if last is not None:
-            history[-1] = {"role": "assistant", "content": render.marked(last.text, last.unsupported_numbers)}
+            history[-1] = {"role": "assistant",
+                           "content": render.cite_links(render.marked(last.text, last.unsupported_numbers))}
         yield history, "", render.chat_note_html(last), {"sha256": rv.result.sha256, "history": session.history}
 
     for trigger in (ctx.ask.click, ctx.question.submit):

@@ -4,7 +4,7 @@ cells it points at, its decision (确认 / 驳回), the tables and the report's 
 from typing import Optional
 
 from review.models import ReviewError
-from review.ui import loop, render
+from review.ui import loop, render, source
 from review.ui.render import FINDING_ACTIONS, FINDING_HEADERS, esc
 from review.ui.service import Refused
 
@@ -27,6 +27,16 @@ def layout(ctx) -> None:
             ctx.f_action = gr.Radio(list(FINDING_ACTIONS), value="确认", label="决定", elem_id="nb-finding-action")
             ctx.f_comment = gr.Textbox(label="意见（驳回时必填）", lines=2, elem_id="nb-finding-comment")
             ctx.f_save = gr.Button("保存此条决定", variant="primary", elem_id="nb-finding-save")
+    with gr.Accordion("原文对照（选中的审核发现在原文中的位置；PDF 显示页面和红框）", open=True, elem_id="nb-src-acc"):
+        ctx.cite_line = gr.Textbox(label="引用的行", elem_id="nb-cite-line", elem_classes=["nb-hidden"])
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2):
+                ctx.src_text = gr.HTML("<p class='nb-muted'>选中一条审核发现，或点击解释、对话中的“第 N 行”，"
+                                       "这里显示原文的那一行。</p>", elem_id="nb-src-box")
+            with gr.Column(scale=3):
+                ctx.src_caption = gr.HTML("", elem_id="nb-src-caption")
+                ctx.src_page = gr.Image(label="PDF 页面", type="filepath", interactive=False, visible=False,
+                                        elem_id="nb-src-page", buttons=["fullscreen"], height=720)
     with gr.Accordion("统计表格（表二、表三、表四）", open=True):
         ctx.tables = gr.HTML("", elem_id="nb-tables")
     with gr.Accordion("年报原文（带行号）", open=False, elem_id="nb-lines-acc"):
@@ -38,7 +48,8 @@ def REFRESHES(ctx) -> list:  # noqa: N802
 
 
 def OPENS(ctx) -> list:  # noqa: N802
-    return [ctx.chosen, ctx.f_current, ctx.explanation, ctx.tables, ctx.lines, ctx.f_comment]
+    return [ctx.chosen, ctx.f_current, ctx.explanation, ctx.tables, ctx.lines, ctx.f_comment, ctx.src_text,
+            ctx.src_caption, ctx.src_page]
 
 
 def refreshed(ctx, st, cur) -> dict:
@@ -49,7 +60,23 @@ def opened(ctx, st, cur) -> dict:
     rv = st["rv"]
     return {ctx.chosen: ctx.gr.update(choices=render.finding_choices(rv.result), value=None), ctx.f_current: "",
             ctx.explanation: HINT, ctx.tables: render.tables_html(rv.result),
-            ctx.lines: render.lines_html(rv.report.lines, rv.result), ctx.f_comment: ""}
+            ctx.lines: render.lines_html(rv.report.lines, rv.result), ctx.f_comment: "",
+            ctx.src_text: "", ctx.src_caption: "", ctx.src_page: ctx.gr.update(value=None, visible=False)}
+
+
+def source_at(ctx, st, line, cell=None, table=None, title: str = "") -> dict:
+    """The source view: the text around the line, and for a PDF the page with the cell's (or line's) box."""
+    gr = ctx.gr
+    rv = st["rv"]
+    out = {ctx.src_text: source.text_html(rv.report.lines, line, title), ctx.src_caption: "",
+           ctx.src_page: gr.update(value=None, visible=False)}
+    if st.get("pdf") and line:
+        path, caption = source.pdf_view(st["pdf"], rv.report.lines, line, cell, rv.result, table, source.out_dir(),
+                                        rv.result.sha256[:16] + f"-l{line}")
+        out[ctx.src_caption] = f"<div class='nb-meta' id='nb-src-caption-text'>{esc(caption)}</div>"
+        if path is not None:
+            out[ctx.src_page] = gr.update(value=str(path), visible=True)
+    return out
 
 
 def finding_current(ctx, sha: str, fp: Optional[str]) -> str:
@@ -77,8 +104,11 @@ def show_finding(ctx, st, fp: Optional[str]) -> dict:
         raise Refused(f"无法生成解释：{e.zh}") from None
     dec = ctx.db.current(rv.result.sha256)["findings"].get(fp)
     action = next((zh for zh, en in FINDING_ACTIONS.items() if dec and dec.action == en), "确认")
-    return {ctx.explanation: render.explanation_html(f, expl), ctx.tables: render.tables_html(rv.result, fp),
-            ctx.f_current: finding_current(ctx, rv.result.sha256, fp), ctx.f_action: action}
+    line, cell = source.target(rv.result, f)
+    return {ctx.explanation: render.cite_links(render.explanation_html(f, expl)),
+            ctx.tables: render.tables_html(rv.result, fp),
+            ctx.f_current: finding_current(ctx, rv.result.sha256, fp), ctx.f_action: action,
+            **source_at(ctx, st, line, cell, f.table, render.where(f))}
 
 
 def decide_finding(ctx, st, fp, action: str, comment: str, name: str, request) -> dict:
@@ -123,8 +153,23 @@ def wire(ctx) -> None:
         return show_finding(ctx, st, fp)
 
     ctx.chosen.change(on_chosen, inputs=[ctx.chosen, ctx.state],
-                      outputs=[ctx.explanation, ctx.tables, ctx.f_current, ctx.f_action],
+                      outputs=[ctx.explanation, ctx.tables, ctx.f_current, ctx.f_action, ctx.src_text,
+                               ctx.src_caption, ctx.src_page],
                       show_progress_on=[ctx.explanation])
+
+    @ctx.guarded
+    def on_cite(value, st):
+        """A "第 N 行" clicked in an explanation or a chat answer: the source view at that line."""
+        if not st or not value:
+            return gr.skip()
+        try:
+            line = int(str(value).split("|")[0])
+        except ValueError:
+            return gr.skip()
+        return source_at(ctx, st, line, title="（引用）")
+
+    ctx.cite_line.input(on_cite, inputs=[ctx.cite_line, ctx.state], outputs=[ctx.src_text, ctx.src_caption, ctx.src_page],
+                        show_progress_on=[ctx.src_caption])
 
     @ctx.guarded
     def on_save(fp, action, comment, name, st, request: gr.Request):
