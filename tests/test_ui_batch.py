@@ -7,6 +7,7 @@ for reports with errors. A zip with a path leaving its folder, and a server fold
 link inside one pointing out), are refused with a message and nothing is written.
 """
 import io
+import re
 import zipfile
 from pathlib import Path
 
@@ -131,15 +132,27 @@ def test_upload_zip_approve_one_export(app, page, tmp_path):
     path = tmp_path / "summary.xlsx"
     dl.value.save_as(path)
     from openpyxl import load_workbook
-    rows = list(load_workbook(path).active.iter_rows(values_only=True))
+    ws = load_workbook(path).active
+    rows = list(ws.iter_rows(values_only=True))
     head, body = list(rows[0]), rows[1:]
     assert len(body) == 8
     status = {r[head.index("sha256")]: r[head.index("状态")] for r in body}
     assert status[sha] == "已通过" and sorted(status.values()).count("已通过") == 1
+    # what a supervisor needs: who, when (local time), the conclusion, the comment, the errors left open; filters
+    mine = next(r for r in body if r[head.index("sha256")] == sha)
+    got = {k: mine[head.index(k)] for k in ("审核人", "审核时间", "结论", "意见", "未更正错误")}
+    assert got["审核人"] == REVIEWER and got["结论"] == "已通过" and got["意见"] == APPROVE_COMMENT
+    assert got["未更正错误"] == 0 and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", got["审核时间"])
+    assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A1")
+    expect(files).to_contain_text("region-")
     with page.expect_download() as dl:
         files.locator("a[download$='.zip']").click()
     memos = zipfile.ZipFile(io.BytesIO(Path(dl.value.path()).read_bytes())).namelist()
     assert any(n.endswith(".md") for n in memos) and any(n.endswith(".docx") for n in memos)
+    with zipfile.ZipFile(io.BytesIO(Path(dl.value.path()).read_bytes())) as zf:
+        for n in memos:
+            if n.endswith(".md"):
+                assert "指纹" not in zf.read(n).decode("utf-8"), n  # no internal words in what agencies read
 
     # open it in the single view: the same report version, its decision shown
     page.locator("#nb-q-open").click()

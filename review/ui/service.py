@@ -320,6 +320,10 @@ def export_files(folder: Path, db) -> list[str]:
         target = dest / f"summary-{folder.name}{suffix}"
         shutil.copyfile(folder / f"summary{suffix}", target)
         out.append(str(target))
+    if (folder / "region.csv").is_file():  # checks across the batch (a government beside its departments)
+        target = dest / f"region-{folder.name}.csv"
+        shutil.copyfile(folder / "region.csv", target)
+        out.append(str(target))
     memos = dest / f"memos-{folder.name}.zip"
     with zipfile.ZipFile(memos, "w", zipfile.ZIP_DEFLATED) as zf:
         for p in written:
@@ -398,20 +402,7 @@ class NeedsConfirmation(Refused):
         self.open_errors = open_errors
 
 
-def open_errors(findings: Iterable, current: dict) -> list[str]:
-    """The fingerprints of the failing errors a reviewer has not dismissed (the review decided which fail;
-    this only reads the decisions). `findings`: Finding objects or the contract's dicts."""
-    decided = (current or {}).get("findings", {})
-    out = []
-    for f in findings:
-        get = f.get if isinstance(f, dict) else (lambda k, f=f: getattr(f, k))
-        sev = get("severity")
-        sev = getattr(sev, "value", sev)
-        if get("status") == "fail" and sev == "error":
-            d = decided.get(get("fingerprint"))
-            if d is None or d.action != "dismiss":
-                out.append(get("fingerprint"))
-    return out
+from review.memo import open_errors  # noqa: E402  (the fingerprints of errors not dismissed)
 
 
 def conclude(services: "Services", *, who: str, sha256: str, source: str, action: str, comment: str,

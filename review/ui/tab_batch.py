@@ -69,7 +69,7 @@ def layout(ctx) -> None:
                     ui.no = gr.Button("取消", elem_id="nb-q-no")
     with gr.Row(equal_height=False):
         ui.export = gr.Button("导出本批次的汇总表和审核意见书", elem_id="nb-q-export", scale=1)
-        ui.downloads = gr.File(label="下载：汇总表（XLSX、CSV）、审核意见书（Markdown 和 DOCX，zip）", file_count="multiple",
+        ui.downloads = gr.File(label="下载：汇总表（XLSX、CSV）、地区核对表 region.csv、审核意见书（Markdown 和 DOCX，zip）", file_count="multiple",
                                interactive=False, elem_id="nb-q-files", scale=3, height=150)
 
 
