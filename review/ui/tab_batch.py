@@ -134,6 +134,9 @@ def wire(ctx) -> None:
             inputs = stage_uploads(files, out / "uploads") + ([folder] if folder else [])
             rep = batch.run(inputs, out, progress=lambda done, total, _row: progress(
                 (done, total), desc=f"正在审核：已完成 {done} / {total} 篇", unit="篇"), db=db)
+            from review.batch_years import cross_year  # years of one agency inside the batch, against each other
+            cross_year(out, rep.items, db, progress=lambda done, total: progress(
+                (done, total), desc=f"正在核对本批内同一机关的往年年报：{done} / {total} 篇", unit="篇"))
         except (batch.BatchInputError, Refused) as e:  # a hostile zip, a wrong file type: as if nothing happened
             shutil.rmtree(out, ignore_errors=True)
             raise Refused(e.zh if isinstance(e, ReviewError) else e.message) from None
