@@ -88,7 +88,9 @@ class Ctx:
         st = service.open_report(self.services, rv, name, data)
         cur = self.db.current(rv.result.sha256)
         out = self.refreshed(st)
-        out.update({self.upload: None, self.state: st})
+        out.update({self.upload: None, self.state: st,
+                    self.versions: render.versions_html(service.earlier_versions(self.services, rv.result),
+                                                        self.services)})
         for m in self.tab_modules:
             if hasattr(m, "opened"):
                 out.update(m.opened(self, st, cur))
@@ -121,6 +123,7 @@ def _header(ctx: Ctx) -> None:
                 ctx.reviewer = gr.Textbox(label="审核人（必填，保存决定时记录；本机浏览器会记住）",
                                           placeholder="请填写您的姓名", elem_id="nb-reviewer", max_lines=1)
     ctx.meta = gr.HTML(f"<p class='nb-muted'>{NO_REPORT}</p>", elem_id="nb-meta")
+    ctx.versions = gr.HTML("", elem_id="nb-versions-box")  # earlier versions of the same report (agency and year)
 
 
 def _wire_header(ctx: Ctx) -> None:
@@ -187,7 +190,7 @@ def build_app(services: Services):
         # what every tab shows of the open report: the outputs of opening one and of a decision
         ctx.refresh_outputs = [ctx.meta] + [c for m in ctx.tab_modules for c in getattr(m, "REFRESHES", lambda c: [])(ctx)]
         ctx.opened_outputs = list(dict.fromkeys(
-            [ctx.upload, ctx.state, *ctx.refresh_outputs]
+            [ctx.upload, ctx.state, ctx.versions, *ctx.refresh_outputs]
             + [c for m in ctx.tab_modules for c in getattr(m, "OPENS", lambda c: [])(ctx)]))
         _wire_header(ctx)
         for m in ctx.tab_modules:

@@ -668,6 +668,40 @@ def selected_html(row, current: Optional[dict], services: Any = None) -> str:
 
 
 
+def _cell_ref(key) -> str:
+    table, row, column = key
+    return f"{_TABLE_TITLE.get(table, table).split('　')[0]} {row}/{column}"
+
+
+def versions_html(versions: list, services: Any = None) -> str:
+    """Earlier versions of the open report: their conclusion and comment, and what changed since."""
+    if not versions:
+        return "<div id='nb-versions'></div>"
+    parts = []
+    for v in versions:
+        rep = v["report"]
+        concl = (f"<b>{esc(decision_text(rep, services))}</b>，{esc(local_time(rep.at))}"
+                 + (f"，意见：<span class='nb-v-comment'>{esc(rep.comment)}</span>" if rep.comment else "")
+                 if rep else "尚无审核结论")
+        lines = [f"<div><b>此前的版本</b>（{esc(short_source(v['source']))}，编号 {esc(v['sha256'][:12])}）："
+                 f"<span class='nb-badge {esc(v['status'])}'>{esc(_STATUS_ZH.get(v['status'], v['status']))}</span>　{concl}"
+                 f"；对审核发现的决定 {v['finding_decisions']} 条</div>"]
+        if not v.get("known"):
+            lines.append("<div class='nb-muted'>（此前版本的审核结果未保存，无法比较变化）</div>")
+        else:
+            fixed = "".join(f"<li>{esc(f['message'][:80])}</li>" for f in v["fixed"])
+            new = "".join(f"<li>{esc(f['message'][:80])}</li>" for f in v["new"])
+            cells = "；".join(f"{esc(_cell_ref(k))}：{esc(a)} → {esc(b)}" for k, a, b in v["cells"][:12])
+            more = f" 等 {len(v['cells'])} 处" if len(v["cells"]) > 12 else ""
+            lines.append(f"<div class='nb-rep-ok'>已更正的问题 {len(v['fixed'])} 项</div><ul id='nb-v-fixed'>{fixed}</ul>"
+                         if v["fixed"] else "<div class='nb-muted'>此前的问题都还在（没有已更正的问题）</div>")
+            if v["new"]:
+                lines.append(f"<div class='nb-err'>新出现的问题 {len(v['new'])} 项</div><ul id='nb-v-new'>{new}</ul>")
+            lines.append(f"<div class='nb-muted'>改动的单元格：{cells or '无'}{more}</div>")
+        parts.append("<div class='nb-note' style='margin:6px 0'>" + "".join(lines) + "</div>")
+    return "<div id='nb-versions' class='nb-meta'>" + "".join(parts) + "</div>"
+
+
 def batch_notes_html(unreadable: list, abnormal: list) -> str:
     """The batch's inputs that could not be read (with the reason) and those that look abnormal."""
     parts = []

@@ -360,6 +360,7 @@ def open_report(services: "Services", rv, name: str, data: Optional[bytes] = Non
         services.db.register(rv.result)
     except ReviewError as e:
         raise Refused(f"审核已完成，但无法登记到审核记录库：{e.zh}。请检查 --db 设置后重试。") from None
+    save_result(services, rv.result)
     st = {"rv": rv, "name": name}
     if name.lower().endswith(".pdf"):  # kept for the page view (review.ui.source)
         st["pdf"] = data
@@ -563,3 +564,70 @@ def abnormal(items: list) -> list[tuple[str, str]]:
         if len(lines) >= 200 and len(set(lines)) / len(lines) < 0.3:
             out.append((it.name, f"内容大量重复（{len(lines)} 行中只有 {len(set(lines))} 行不同），请确认文件是否完整正确"))
     return out
+
+
+# ------------------------------------------------------------------------------------------- versions
+
+def results_dir(services: "Services") -> Path:
+    return Path(services.data_dir) / "results"
+
+
+def save_result(services: "Services", result) -> None:
+    """Keep the review result of every version opened (<data>/results/<sha256>.json): later versions of the same
+    report are compared with it."""
+    path = results_dir(services) / f"{result.sha256}.json"
+    if path.exists():
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(result.model_dump_json(), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # the comparison with later versions is then unavailable, nothing else
+
+
+def result_of(services: "Services", sha: str) -> Optional[dict]:
+    import json
+    p = results_dir(services) / f"{sha}.json"
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return stored_result(services, None, sha)
+
+
+def _cell_values(result: dict) -> dict:
+    out = {}
+    for table, key in (("disclosure", "item"), ("applications", "row"), ("appeals", "group")):
+        for c in (result.get("tables") or {}).get(table, []) or []:
+            out[(table, c.get(key), c.get("column"))] = c.get("raw") if c.get("value") is None else c.get("value")
+    return out
+
+
+def earlier_versions(services: "Services", result) -> list[dict]:
+    """The other versions (other bytes) of this report — same agency, same year — registered before, newest
+    first: their conclusion and comment, and what changed (cells; findings fixed or new) since each."""
+    from review.agency import same_agency
+    m = result.meta
+    if not m.agency or not m.year:
+        return []
+    now = result.model_dump(mode="json")
+    now_fails = {f["fingerprint"]: f for f in now["findings"] if f["status"] == "fail" and f["severity"] != "info"}
+    now_cells = _cell_values(now)
+    out = []
+    for row in services.db.reports():
+        if row.sha256 == result.sha256 or row.year != m.year or not row.agency or not same_agency(row.agency, m.agency):
+            continue
+        cur = services.db.current(row.sha256)
+        old = result_of(services, row.sha256)
+        item = {"sha256": row.sha256, "source": row.source, "registered_at": row.registered_at, "status": row.status,
+                "report": cur["report"], "finding_decisions": len(cur["findings"]), "known": old is not None}
+        if old is not None:
+            old_fails = {f["fingerprint"]: f for f in old["findings"] if f["status"] == "fail" and f["severity"] != "info"}
+            item["fixed"] = [old_fails[fp] for fp in old_fails if fp not in now_fails]
+            item["new"] = [now_fails[fp] for fp in now_fails if fp not in old_fails]
+            old_cells = _cell_values(old)
+            item["cells"] = [(k, old_cells.get(k), now_cells.get(k)) for k in dict.fromkeys([*old_cells, *now_cells])
+                             if old_cells.get(k) != now_cells.get(k)]
+        out.append(item)
+    return sorted(out, key=lambda v: v["registered_at"], reverse=True)
