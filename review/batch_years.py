@@ -19,15 +19,20 @@ from review.models import IngestError, ReviewResult
 class BatchHistory:
     """The batch's own review results as a History (review.history)."""
 
-    def __init__(self, results: list[ReviewResult]):
-        self.results = results
+    def __init__(self, results: list[ReviewResult], extra=None):
+        self.results, self.extra = results, extra  # extra: another History (the store), consulted too
 
     def reports_of(self, agency: str) -> list[ReviewResult]:
-        return [r for r in self.results if r.meta.agency and same_agency(r.meta.agency, agency)]
+        own = [r for r in self.results if r.meta.agency and same_agency(r.meta.agency, agency)]
+        shas = {r.sha256 for r in own}
+        more = [r for r in (self.extra.reports_of(agency) if self.extra is not None else []) if r.sha256 not in shas]
+        return own + more
 
 
-def cross_year(out: Path, items: list, db=None, progress: Optional[Callable[[int, int], None]] = None) -> list[str]:
-    """Re-review the batch's reports that have an earlier year of their agency in the batch; their sha256."""
+def cross_year(out: Path, items: list, db=None, progress: Optional[Callable[[int, int], None]] = None,
+               history=None) -> list[str]:
+    """Re-review the batch's reports that have an earlier year of their agency in the batch (or in `history`,
+    e.g. the store); their sha256."""
     from review.api import check
     from review.batch import _row, _write_atomic, load_result, read_index, write_summaries
     from review.history import find_prior
@@ -38,7 +43,7 @@ def cross_year(out: Path, items: list, db=None, progress: Optional[Callable[[int
         data = load_result(out, sha)
         if data and not row.get("error") and not data.get("error"):
             results[sha] = ReviewResult.model_validate(data)
-    history = BatchHistory(list(results.values()))
+    history = BatchHistory(list(results.values()), history)
     todo = [(sha, r) for sha, r in results.items() if find_prior(history, r.meta, sha)[1] is not None]
     path_of = {it.sha256: it for it in items if it.sha256}
     done = []

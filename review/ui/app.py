@@ -169,10 +169,10 @@ def build_app(services: Services):
     """The Gradio Blocks of the review page (not launched)."""
     import gradio as gr
 
-    from review.ui import loop, tab_batch, tab_chat, tab_draft, tab_review, tab_signoff
+    from review.ui import loop, tab_batch, tab_chat, tab_draft, tab_history, tab_review, tab_signoff
 
     ctx = Ctx(gr, services)
-    ctx.tab_modules = [tab_review, tab_chat, tab_draft, tab_signoff, tab_batch, loop]  # loop: over review+batch
+    ctx.tab_modules = [tab_review, tab_chat, tab_draft, tab_signoff, tab_batch, tab_history, loop]  # loop: over review+batch
     with gr.Blocks(title="年报审核") as demo:
         ctx.demo = demo
         _header(ctx)
@@ -187,6 +187,8 @@ def build_app(services: Services):
                 tab_signoff.layout(ctx)
             with gr.Tab("批量审核", id="batch", elem_id="nb-tab-batch") as ctx.batch_tab:
                 tab_batch.layout(ctx)
+            with gr.Tab("历史年报", id="history", elem_id="nb-tab-history"):
+                tab_history.layout(ctx)
         # what every tab shows of the open report: the outputs of opening one and of a decision
         ctx.refresh_outputs = [ctx.meta] + [c for m in ctx.tab_modules for c in getattr(m, "REFRESHES", lambda c: [])(ctx)]
         ctx.opened_outputs = list(dict.fromkeys(

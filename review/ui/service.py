@@ -631,3 +631,30 @@ def earlier_versions(services: "Services", result) -> list[dict]:
                              if old_cells.get(k) != now_cells.get(k)]
         out.append(item)
     return sorted(out, key=lambda v: v["registered_at"], reverse=True)
+
+
+# ------------------------------------------------------------------------------------------- 历史年报
+
+def import_history(services: "Services", paths: list[str], progress=None) -> list:
+    """Index earlier reports into the store in the data folder; from then on the assistant (single view) and
+    batches find the agency's earlier years there (unless --history folders were given at start)."""
+    from review.store import Store
+    store = Store(services.data_dir)  # created if missing
+    outcomes = []
+    try:
+        for i, p in enumerate(paths, 1):
+            outcomes += store.index_paths([p])
+            if progress:
+                progress(i, len(paths))
+    finally:
+        close = getattr(store, "close", None)
+        if close:
+            close()
+    a = services.assistant
+    if not isinstance(a.history, type(None)) and not isinstance(a.history, _ThreadStore):
+        return outcomes  # --history folders were given: they stay the history
+    if not isinstance(a.store, _ThreadStore):
+        ts = _ThreadStore(services.data_dir)
+        a.store, a.history = ts, ts
+    services.history_note = f"历史库：{services.data_dir}"
+    return outcomes

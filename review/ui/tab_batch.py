@@ -136,7 +136,8 @@ def wire(ctx) -> None:
                 (done, total), desc=f"正在审核：已完成 {done} / {total} 篇", unit="篇"), db=db)
             from review.batch_years import cross_year  # years of one agency inside the batch, against each other
             cross_year(out, rep.items, db, progress=lambda done, total: progress(
-                (done, total), desc=f"正在核对本批内同一机关的往年年报：{done} / {total} 篇", unit="篇"))
+                (done, total), desc=f"正在核对同一机关的往年年报：{done} / {total} 篇", unit="篇"),
+                history=services.assistant.history)
         except (batch.BatchInputError, Refused) as e:  # a hostile zip, a wrong file type: as if nothing happened
             shutil.rmtree(out, ignore_errors=True)
             raise Refused(e.zh if isinstance(e, ReviewError) else e.message) from None
