@@ -69,6 +69,7 @@ mark.nb-unverified { background: #fde68a; color: #92400e; font-weight: 700; padd
 .nb-lines .sel { background: #fde68a; outline: 2px solid #dc2626; }
 .nb-src { max-height: 560px; }
 a.nb-cite { color: #1d4ed8; text-decoration: underline dotted; cursor: pointer; }
+a.nb-cellref { color: inherit; text-decoration: none; cursor: pointer; }
 .nb-hidden { display: none !important; }
 table.nb-log { border-collapse: collapse; font-size: 13px; width: 100%; }
 table.nb-log th, table.nb-log td { border: 1px solid #e5e7eb; padding: 3px 6px; text-align: left; vertical-align: top; }
@@ -100,11 +101,13 @@ HEAD = r"""<script>
     t.dispatchEvent(new Event("input", {bubbles: true}));
   }
   document.addEventListener("click", function (e) {  // a line citation opens the source view at that line
-    const a = e.target.closest && e.target.closest("a[href^='#nb-line-']");
+    const a = e.target.closest && e.target.closest("a[href^='#nb-line-'], a[href^='#nb-cell-']");
     if (!a) return;
     e.preventDefault();
     const box = document.querySelector("#nb-cite-line textarea, #nb-cite-line input");
-    if (box) setValue(box, a.getAttribute("href").slice(9) + "|" + Date.now());
+    const href = a.getAttribute("href");
+    const what = href.startsWith("#nb-cell-") ? "cell:" + decodeURIComponent(href.slice(9)) : href.slice(9);
+    if (box) setValue(box, what + "|" + Date.now());
   }, true);
   document.addEventListener("keydown", function (e) {
     if (e.ctrlKey || e.metaKey || e.altKey || e.isComposing) return;
@@ -329,7 +332,14 @@ def _cell_td(cell, attrs: dict, marks: list, chosen: list) -> str:
         if cell.note:
             tip += f"；{cell.note}"
     _highlight(classes, attrs, marks, chosen)
-    return f"<td class='{' '.join(classes)}' title='{esc(tip)}'>{esc(text)}</td>"
+    body = esc(text)
+    if cell is not None and cell.line:  # a click shows the cell in the original (the source view)
+        from urllib.parse import quote
+        table = "disclosure" if "item" in attrs else "applications" if "row" in attrs else "appeals"
+        key = attrs.get("item") or attrs.get("row") or attrs.get("group")
+        ref = quote(f"{table}|{key}|{attrs.get('column')}", safe="")
+        body = f"<a class='nb-cellref' href='#nb-cell-{ref}'>{body}</a>"
+    return f"<td class='{' '.join(classes)}' title='{esc(tip)}'>{body}</td>"
 
 
 def _highlight(classes: list[str], attrs: dict, marks: list, chosen: list) -> None:
@@ -440,7 +450,7 @@ LEGEND = ("<div class='nb-legend'>图例：<span class='hl-error' style='backgro
           "<span style='background:#fef3c7'>警告涉及的单元格</span><span style='outline:2px solid #2563eb'>当前选中的发现</span>"
           "<span style='background:#f3f4f6;font-style:italic'>空白</span><span style='font-style:italic'>不适用</span>"
           "<span style='border:2px dashed #f97316'>无法识别</span><span style='color:#1d4ed8'>推得</span>"
-          "（鼠标停在单元格上可看到原文和行号）</div>")
+          "（鼠标停在单元格上可看到原文和行号；点击单元格在“原文对照”中显示它在原文中的位置）</div>")
 
 
 def tables_html(result: ReviewResult, selected: Optional[str] = None) -> str:

@@ -162,13 +162,24 @@ def wire(ctx) -> None:
         """A "第 N 行" clicked in an explanation or a chat answer: the source view at that line."""
         if not st or not value:
             return gr.skip()
+        value = str(value)
+        if value.startswith("cell:"):  # a table cell clicked: "cell:table|row|column|time"
+            parts = value[5:].split("|")
+            if len(parts) < 3:
+                return gr.skip()
+            table, key, column = parts[:3]
+            name = {"disclosure": "item", "applications": "row", "appeals": "group"}.get(table)
+            c = source.cell_of(st["rv"].result, table, {name: key, "column": column}) if name else None
+            if c is None or not c.line:
+                return gr.skip()
+            return source_at(ctx, st, c.line, c, table, f"{key}/{column}")
         try:
-            line = int(str(value).split("|")[0])
+            line = int(value.split("|")[0])
         except ValueError:
             return gr.skip()
         return source_at(ctx, st, line, title="（引用）")
 
-    ctx.cite_line.input(on_cite, inputs=[ctx.cite_line, ctx.state], outputs=[ctx.src_text, ctx.src_caption, ctx.src_page],
+    ctx.cite_line.change(on_cite, inputs=[ctx.cite_line, ctx.state], outputs=[ctx.src_text, ctx.src_caption, ctx.src_page],
                         show_progress_on=[ctx.src_caption])
 
     @ctx.guarded
