@@ -5,10 +5,10 @@
     python ui.py --users users.json --host 0.0.0.0   # for a team: login required (review users add NAME)
     python ui.py --db postgresql+psycopg://user:pass@host/db   # a shared sign-off database
 
-The same as `review ui`; see review/webui.py for the options and what the page shows.
+The same as `review ui`; see review/ui/ for the options and what the page shows.
 """
 
 if __name__ == "__main__":
-    from review.webui import main
+    from review.ui.app import main
 
     main()

@@ -523,6 +523,7 @@ def _record(report: BatchReport, log, index, row: dict) -> None:
 
 # ---------------------------------------------------------------------------------------------- summaries
 
+SIGNOFF_COLUMNS = ["审核人", "审核时间", "结论", "意见", "未更正错误"]  # with a sign-off database (review.memo)
 SUMMARY_COLUMNS = ["文件", "机关", "年度", "格式", "发布日期", "错误", "警告", "主要问题", "状态", "sha256"]
 
 
@@ -531,7 +532,9 @@ def load_result(out: Path, sha: str) -> Optional[dict]:
     return json.loads(p.read_text(encoding="utf-8")) if p.exists() else None
 
 
-def summary_rows(items: list[Item], index: dict[str, dict], status: Optional[Callable[[str], str]] = None) -> list[dict]:
+def summary_rows(items: list[Item], index: dict[str, dict], status: Optional[Callable[[str], str]] = None,
+                 signoff: Optional[Callable[[str], dict]] = None) -> list[dict]:
+    """A row per input; `signoff(sha)` adds the sign-off columns (SIGNOFF_COLUMNS) when given."""
     rows = []
     for it in items:
         r = index.get(it.sha256) if not it.error else None
@@ -543,7 +546,7 @@ def summary_rows(items: list[Item], index: dict[str, dict], status: Optional[Cal
                      "发布日期": r["published"] or "", "错误": r["errors"], "警告": r["warnings"],
                      "主要问题": r["error"] or "；".join(r["top"]),
                      "状态": "无法读取" if r["error"] else (status(it.sha256) if status else "待审核"),
-                     "sha256": it.sha256})
+                     "sha256": it.sha256, **(signoff(it.sha256) if signoff and not r["error"] else {})})
     return rows
 
 
@@ -564,6 +567,7 @@ def write_table(rows: list[dict], columns: list[str], csv_path: Path, xlsx_path:
         for row in rows:
             ws.append([row.get(c, "") for c in columns])
         ws.freeze_panes = "A2"
+        ws.auto_filter.ref = ws.dimensions  # filters on every column
         for col, width in zip("ABCDEFGHIJ", (40, 24, 8, 8, 12, 6, 6, 80, 10, 20)):
             ws.column_dimensions[col].width = width
         tmp = xlsx_path.with_suffix(".tmp.xlsx")
@@ -589,8 +593,13 @@ def write_summaries(items: list[Item], out: Path, db=None) -> dict:
     _write_atomic(out / "items.json", json.dumps([{"name": it.name, "path": str(it.path), "sha256": it.sha256,
                                                    "error": it.error} for it in items], ensure_ascii=False, indent=1))
     index = read_index(out)
-    rows = summary_rows(items, index, status)
-    write_table(rows, SUMMARY_COLUMNS, out / "summary.csv", out / "summary.xlsx")
+    signoff = None
+    if db is not None:
+        from review.memo import signoff_summary
+        signoff = lambda sha: signoff_summary(load_result(out, sha), db, sha)  # noqa: E731
+    rows = summary_rows(items, index, status, signoff)
+    columns = SUMMARY_COLUMNS + (SIGNOFF_COLUMNS if db is not None else [])
+    write_table(rows, columns, out / "summary.csv", out / "summary.xlsx")
     region = region_checks(items, index)
     _write_atomic(out / "region.json", json.dumps(region, ensure_ascii=False, indent=1))
     write_table(region["totals"], REGION_COLUMNS, out / "region.csv")

@@ -487,7 +487,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     # `review ui ...` and `review users ...` hand their options to their own parsers
     if argv[:1] == ["ui"]:
-        from review.webui import main as ui_main
+        from review.ui.app import main as ui_main
         return ui_main(argv[1:]) or EXIT_OK
     if argv[:1] == ["users"]:
         from review.users import users_main

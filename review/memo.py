@@ -18,6 +18,63 @@ def _where(f: dict) -> str:
     return location(f.get("table"), f.get("cells", []), f.get("section"), f.get("line"))
 
 
+ENV_TZ = "REVIEW_TIMEZONE"  # e.g. Asia/Shanghai; default: the machine's local time zone
+
+
+def local_time(iso: str, tz: Optional[str] = None) -> str:
+    """An ISO time (UTC in the record) in the configured or local time zone, "YYYY-MM-DD HH:MM:SS"."""
+    import os
+    from datetime import datetime
+    name = tz or os.environ.get(ENV_TZ, "").strip()
+    try:
+        t = datetime.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return iso or ""
+    zone = None
+    if name:
+        try:
+            from zoneinfo import ZoneInfo
+            zone = ZoneInfo(name)
+        except Exception:  # an unknown zone name: the machine's local time
+            zone = None
+    return t.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def open_errors(findings, current: dict) -> list[str]:
+    """The fingerprints of the failing errors a reviewer has not dismissed (the review decided which fail; this
+    only reads the decisions). `findings`: Finding objects or the contract's dicts."""
+    decided = (current or {}).get("findings", {})
+    out = []
+    for f in findings:
+        get = f.get if isinstance(f, dict) else (lambda k, f=f: getattr(f, k))
+        sev = get("severity")
+        sev = getattr(sev, "value", sev)
+        if get("status") == "fail" and sev == "error":
+            d = decided.get(get("fingerprint"))
+            if d is None or d.action != "dismiss":
+                out.append(get("fingerprint"))
+    return out
+
+
+def signoff_summary(result: Optional[dict], db, sha: str) -> dict:
+    """The sign-off columns of the batch summary: 审核人, 审核时间 (local time zone), 结论, 意见, 未更正错误."""
+    if db is None or not sha:
+        return {}
+    cur = db.current(sha)
+    rep = cur["report"]
+    n_open = len(open_errors(result["findings"], cur)) if result else ""
+    out = {"审核人": rep.reviewer if rep else "", "审核时间": local_time(rep.at) if rep else "",
+           "结论": STATUS_ZH[db.status(sha)], "意见": rep.comment if rep else "", "未更正错误": n_open}
+    if rep and rep.action == "approve" and (rep.payload or {}).get("open_errors"):
+        out["结论"] = approved_with_open_errors(int(rep.payload["open_errors"]))
+    return out
+
+
+def approved_with_open_errors(n: int) -> str:
+    """The conclusion's words when a reviewer approved a report with n errors still open."""
+    return f"已通过（在 {n} 项错误未更正的情况下通过，经审核人确认）"
+
+
 def memo_sections(result: dict, db: Optional[SignoffDB]) -> dict:
     """The memo's content, shared by the Markdown and DOCX renderings."""
     sha = result["sha256"]
@@ -33,7 +90,7 @@ def memo_sections(result: dict, db: Optional[SignoffDB]) -> dict:
         findings.append({"severity": _SEV[f["severity"]], "message": f["message"], "where": _where(f),
                          "decision": _ACTION[("finding", d.action)] if d else "未复核",
                          "comment": d.comment if d else ""})
-    decisions = [{"at": d.at[:19].replace("T", " "), "reviewer": d.reviewer,
+    decisions = [{"at": local_time(d.at), "reviewer": d.reviewer,
                   "what": _ACTION.get((d.kind, d.action), d.action) + {"finding": "发现", "report": "报告",
                                                                         "draft": "草稿"}[d.kind],
                   "fingerprint": d.fingerprint or "", "comment": d.comment}
@@ -41,9 +98,13 @@ def memo_sections(result: dict, db: Optional[SignoffDB]) -> dict:
     draft = current["draft"]
     m = result["meta"]
     text = draft.payload.get("text") if draft and draft.action == "approve" else None
+    rep = current["report"]
+    open_errors = int((rep.payload or {}).get("open_errors") or 0) if rep and rep.action == "approve" else 0
+    if open_errors:  # approved although errors were still open: said wherever the conclusion is
+        status = approved_with_open_errors(open_errors)
     return {"title": f"{m.get('agency') or '（机关未写明）'}{m.get('year') or ''}年度政府信息公开工作年度报告审核意见",
             "meta": m, "source": result["source"], "sha256": sha, "status": status,
-            "report_comment": current["report"].comment if current["report"] else "",
+            "report_comment": rep.comment if rep else "", "open_errors": open_errors,
             "findings": findings, "decisions": decisions,
             "draft": text, "unverified": unverified_sentences(text or "")}
 
@@ -76,7 +137,7 @@ def to_markdown(result: dict, db: Optional[SignoffDB]) -> str:
     out.append(s["draft"] if s["draft"] else "（未采用草稿）")
     if s["unverified"]:
         out += ["", "> " + _unverified_note(s["unverified"])]
-    out += ["", "## 三、审核记录", "", "| 时间（UTC） | 审核人 | 决定 | 发现指纹 | 意见 |", "|---|---|---|---|---|"]
+    out += ["", "## 三、审核记录", "", "| 时间 | 审核人 | 决定 | 审核发现编号 | 意见 |", "|---|---|---|---|---|"]
     for d in s["decisions"]:
         out.append(f"| {d['at']} | {d['reviewer']} | {d['what']} | {d['fingerprint']} | {d['comment']} |")
     if not s["decisions"]:
@@ -110,7 +171,7 @@ def to_docx(result: dict, db: Optional[SignoffDB], path: Path) -> Path:
     doc.add_heading("三、审核记录", level=2)
     table = doc.add_table(rows=1, cols=5)
     table.style = "Table Grid"
-    for cell, text in zip(table.rows[0].cells, ("时间（UTC）", "审核人", "决定", "发现指纹", "意见")):
+    for cell, text in zip(table.rows[0].cells, ("时间", "审核人", "决定", "审核发现编号", "意见")):
         cell.text = text
     for d in s["decisions"]:
         for cell, text in zip(table.add_row().cells, (d["at"], d["reviewer"], d["what"], d["fingerprint"], d["comment"])):

@@ -198,6 +198,15 @@ def test_review_dismiss_approve_recorded(app, page):
     page.locator("#nb-report-action label").filter(has_text="通过").click()
     page.locator("#nb-report-comment textarea").fill(APPROVE_COMMENT)
     page.locator("#nb-report-save").click()
+    # errors are still open (the 自然人 balance was not dismissed): 通过 asks for an explicit confirmation
+    open_errors = [f.fingerprint for f in result.errors if f.fingerprint != rules_row]
+    expect(page.locator("#nb-confirm-open")).to_contain_text(f"还有 {len(open_errors)} 项错误未处理")
+    expect(page.locator("#nb-meta")).to_contain_text("待审核")
+    page.locator("#nb-report-comment textarea").fill("")
+    page.locator("#nb-report-yes").click()  # confirmed without a comment: refused
+    expect(page.get_by_text("必须填写意见").first).to_be_visible()
+    page.locator("#nb-report-comment textarea").fill(APPROVE_COMMENT)
+    page.locator("#nb-report-yes").click()
     expect(page.locator("#nb-meta")).to_contain_text("已通过")
     audit = page.locator("#nb-audit")
     expect(audit).to_contain_text(APPROVE_COMMENT)
@@ -223,6 +232,12 @@ def test_review_dismiss_approve_recorded(app, page):
     got = [(d.kind, d.action, d.fingerprint, d.comment, d.reviewer) for d in decisions]
     assert got == [("finding", "dismiss", rules_row, DISMISS_COMMENT, REVIEWER),
                    ("report", "approve", None, APPROVE_COMMENT, REVIEWER)]
+    assert decisions[-1].payload["open_errors"] == len(open_errors) > 0
+    assert sorted(decisions[-1].payload["open_error_fingerprints"]) == sorted(open_errors)
+    # the memo says it was approved with those errors open
+    from review.memo import to_markdown
+    memo = to_markdown(result.model_dump(mode="json"), db)
+    assert f"在 {len(open_errors)} 项错误未更正的情况下通过" in memo, memo
     assert all(d.report_sha256 == result.sha256 and d.source.endswith(FIXTURE.name) for d in decisions)
     assert db.decisions() == decisions  # nothing recorded elsewhere
     assert natural not in db.current(result.sha256)["findings"]

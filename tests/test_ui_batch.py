@@ -7,6 +7,7 @@ for reports with errors. A zip with a path leaving its folder, and a server fold
 link inside one pointing out), are refused with a message and nothing is written.
 """
 import io
+import re
 import zipfile
 from pathlib import Path
 
@@ -131,15 +132,27 @@ def test_upload_zip_approve_one_export(app, page, tmp_path):
     path = tmp_path / "summary.xlsx"
     dl.value.save_as(path)
     from openpyxl import load_workbook
-    rows = list(load_workbook(path).active.iter_rows(values_only=True))
+    ws = load_workbook(path).active
+    rows = list(ws.iter_rows(values_only=True))
     head, body = list(rows[0]), rows[1:]
     assert len(body) == 8
     status = {r[head.index("sha256")]: r[head.index("状态")] for r in body}
     assert status[sha] == "已通过" and sorted(status.values()).count("已通过") == 1
+    # what a supervisor needs: who, when (local time), the conclusion, the comment, the errors left open; filters
+    mine = next(r for r in body if r[head.index("sha256")] == sha)
+    got = {k: mine[head.index(k)] for k in ("审核人", "审核时间", "结论", "意见", "未更正错误")}
+    assert got["审核人"] == REVIEWER and got["结论"] == "已通过" and got["意见"] == APPROVE_COMMENT
+    assert got["未更正错误"] == 0 and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", got["审核时间"])
+    assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A1")
+    expect(files).to_contain_text("region-")
     with page.expect_download() as dl:
         files.locator("a[download$='.zip']").click()
     memos = zipfile.ZipFile(io.BytesIO(Path(dl.value.path()).read_bytes())).namelist()
     assert any(n.endswith(".md") for n in memos) and any(n.endswith(".docx") for n in memos)
+    with zipfile.ZipFile(io.BytesIO(Path(dl.value.path()).read_bytes())) as zf:
+        for n in memos:
+            if n.endswith(".md"):
+                assert "指纹" not in zf.read(n).decode("utf-8"), n  # no internal words in what agencies read
 
     # open it in the single view: the same report version, its decision shown
     page.locator("#nb-q-open").click()
@@ -157,8 +170,9 @@ def test_bulk_approve_only_error_free(app, page):
     batch_tab(page, app)
     run_batch(page, folder=str(ROOT / "fixtures"))  # the same reports, read from a server folder
     info = page.locator("#nb-q-info")
-    n = len([p for p in (ROOT / "fixtures").iterdir() if p.suffix in (".txt", ".html", ".pdf") and p.stem != "README"])
-    expect(page.locator("#nb-batch-done")).to_contain_text(f"{n} 个文件", timeout=90_000)
+    from review.api import expand
+    n = len(list(expand([ROOT / "fixtures"])))  # every supported file of the folder (txt, pdf, html...)
+    expect(page.locator("#nb-batch-done")).to_contain_text(f"{n} 个文件", timeout=120_000)
     expect(info).to_contain_text(f"列表中 {n} 篇")
     with SignoffDB(app.db_url) as db:
         reports = db.reports()
@@ -190,7 +204,7 @@ def test_bulk_approve_only_error_free(app, page):
 def test_queue_filters_sorting_and_batch_names(tmp_path):
     """The queue's filters and orders, and batch names from the page never leave <data>/batches."""
     from review.signoff import ReportRow
-    from review.webui import QueueView, batch_folder, queue_rows, short_source
+    from review.ui.service import QueueView, batch_folder, queue_rows, short_source
 
     def row(sha, agency, year, errors, status, at, source="x.zip!a.txt"):
         return ReportRow(sha256=sha, source=source, agency=agency, year=year, format="2021", errors=errors,
@@ -212,3 +226,71 @@ def test_queue_filters_sorting_and_batch_names(tmp_path):
     assert batch_folder(tmp_path, "20250101-120000") == tmp_path / "batches" / "20250101-120000"
     for name in ("../../etc", "/etc", "20250101-120000/../..", "", None):
         assert batch_folder(tmp_path, name) is None
+
+
+def test_double_click_one_batch_unreadable_and_abnormal_listed(app, page, roots):
+    """A double click on 开始批量审核 gives one batch; files that cannot be read are listed with the reason; the
+    same bytes twice, over 5 MB of text and mostly repeated text are flagged; one progress bar for the run."""
+    odd = roots["data"] / "odd-inputs"
+    odd.mkdir(parents=True, exist_ok=True)
+    (odd / "a_clean.txt").write_bytes(CLEAN.read_bytes())
+    (odd / "b_same_again.txt").write_bytes(CLEAN.read_bytes())  # the same bytes under another name
+    (odd / "c_binary.txt").write_bytes(b"\x00\x01\x02\xff" * 200)  # unreadable: not text
+    (odd / "d_repeated.txt").write_text("本机关认真贯彻落实政府信息公开条例有关规定。\n" * 400, encoding="utf-8")
+    (odd / "e_huge.txt").write_text(("政府信息公开工作年度报告正文" * 40 + "\n") * 3200, encoding="utf-8")  # ~5.5 MB
+    before = batches(app)
+    batch_tab(page, app)
+    page.locator("#nb-batch-folder input").fill(str(odd))
+    page.locator("#nb-batch-run").dblclick()
+    bars, where = 0, set()
+    for _ in range(100):  # while it runs: at most one progress display on the page
+        shown = page.evaluate("""() => [...new Set([...document.querySelectorAll('.progress-level, .progress-bar')]
+            .filter(e => e.offsetParent).map(e => (e.closest('[id]') || {}).id))]""")
+        n = len(shown)  # components showing a progress bar (gr.Progress)
+        where |= set(shown)
+        bars = max(bars, n)
+        if page.locator("#nb-batch-done").count():
+            break
+        page.wait_for_timeout(100)
+    expect(page.locator("#nb-batch-done")).to_contain_text("5 个文件", timeout=120_000)
+    page.wait_for_timeout(1500)  # a second run, had it started, would have made its folder by now
+    assert len(batches(app)) == len(before) + 1, (before, batches(app))
+    assert bars <= 1, where  # one progress bar for the run, on its result line
+    assert where <= {"nb-batch-result"}, where
+    unreadable = page.locator("#nb-q-unreadable")
+    expect(unreadable).to_contain_text("c_binary.txt")
+    expect(unreadable).to_contain_text("二进制")
+    abnormal = page.locator("#nb-q-abnormal")
+    expect(abnormal).to_contain_text("b_same_again.txt")
+    expect(abnormal).to_contain_text("重复提交")
+    expect(abnormal).to_contain_text("d_repeated.txt")
+    expect(abnormal).to_contain_text("大量重复")
+    expect(abnormal).to_contain_text("e_huge.txt")
+    expect(abnormal).to_contain_text("超过 5 MB")
+    assert page.locator("#nb-q-abnormal").inner_text().count("a_clean.txt") <= 1  # named only as the first copy
+
+
+def test_bulk_double_click_records_once(tmp_path):
+    """Two bulk approvals at once (a double click): the guard lets one run; the second is refused."""
+    import threading
+    from review.ui.service import Refused, RunGuard
+    guard, results, started = RunGuard("忙"), [], threading.Event()
+
+    def first():
+        with guard:
+            started.set()
+            threading.Event().wait(0.3)
+            results.append("first")
+
+    t = threading.Thread(target=first)
+    t.start()
+    started.wait()
+    try:
+        with guard:
+            results.append("second")
+    except Refused as e:
+        results.append(e.message)
+    t.join()
+    assert results == ["忙", "first"]
+    with guard:  # free again once the first is done
+        pass
