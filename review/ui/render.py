@@ -583,7 +583,8 @@ def chat_note_html(answer) -> str:
     if answer.citations:
         parts.append("引用：" + "、".join(esc(c) for c in _unique(answer.citations)))
     if answer.stripped_citations:
-        parts.append("已删除没有依据的引用：" + "、".join(esc(c) for c in _unique(answer.stripped_citations)))
+        # a removed citation is never printed, only counted
+        parts.append(f"已删除 {len(_unique(answer.stripped_citations))} 处没有依据的引用")
     note = f"<div class='nb-note' id='nb-chat-note'>{'；'.join(parts)}</div>"
     return note + _unsupported_note(answer.unsupported_numbers)
 
