@@ -25,59 +25,70 @@ _SEV_ZH = {"error": "错误", "warning": "警告", "info": "提示"}
 _SEV_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 
-def _dump(result: ReviewResult) -> dict:
-    return result.model_dump(mode="json")
-
-
 def _where(f) -> str:
     return location(f.table, f.cells, f.section, f.line)
 
 
-def _print_human(results: list[ReviewResult], verbose: bool) -> None:
-    from rich.console import Console
-
-    console = Console(highlight=False)
-    for res in results:
-        console.rule(f"[bold]{res.source}")
-        if res.error:
-            console.print(f"[bold red]无法读取 / cannot read:[/] {res.error}")
-            continue
-        m = res.meta
-        console.print(f"机关：{m.agency or '（未写明）'}　年度：{m.year or '（未知）'}　格式：{m.format or '（未识别）'}年格式"
-                      f"　发布日期：{m.published or '（未找到）'}")
-        shown = [f for f in res.findings if verbose or f.status == "fail"]
-        hidden = len(res.findings) - len(shown)
-        for f in shown:
-            sev = "无法判断" if f.status == "not_assessable" else _SEV_ZH[f.severity.value]
-            where = _where(f)
-            console.print(f"[{_SEV_STYLE[f.severity.value]}]【{sev}】[/] [dim]{f.rule}[/]"
-                          + (f"  [dim]{where}[/]" if where else ""))
-            console.print(f"    {f.message}")
-        errors, warnings = len(res.errors), len(res.warnings)
-        tail = f"，另有 {hidden} 项无法判断或提示（加 --verbose 显示）" if hidden else ""
-        style = "bold red" if errors else ("yellow" if warnings else "green")
-        console.print(f"[{style}]错误 {errors} 项，警告 {warnings} 项[/]{tail}")
+def _print_human(console, res: ReviewResult, verbose: bool) -> None:
+    console.rule(f"[bold]{res.source}")
+    if res.error:
+        console.print(f"[bold red]无法读取 / cannot read:[/] {res.error}")
+        return
+    m = res.meta
+    console.print(f"机关：{m.agency or '（未写明）'}　年度：{m.year or '（未知）'}　格式：{m.format or '（未识别）'}年格式"
+                  f"　发布日期：{m.published or '（未找到）'}")
+    shown = [f for f in res.findings if verbose or f.status == "fail"]
+    hidden = len(res.findings) - len(shown)
+    for f in shown:
+        sev = "无法判断" if f.status == "not_assessable" else _SEV_ZH[f.severity.value]
+        where = _where(f)
+        console.print(f"[{_SEV_STYLE[f.severity.value]}]【{sev}】[/] [dim]{f.rule}[/]"
+                      + (f"  [dim]{where}[/]" if where else ""))
+        console.print(f"    {f.message}")
+    errors, warnings = len(res.errors), len(res.warnings)
+    tail = f"，另有 {hidden} 项无法判断或提示（加 --verbose 显示）" if hidden else ""
+    style = "bold red" if errors else ("yellow" if warnings else "green")
+    console.print(f"[{style}]错误 {errors} 项，警告 {warnings} 项[/]{tail}")
 
 
 def cmd_check(args) -> int:
+    """Streams: each result is written as soon as it is reviewed and then dropped, so memory stays flat however
+    many files there are. --json writes one JSON array (an object per line, compact), --jsonl one object a line."""
     from review.store import open_for_check
-    results = []
     history = open_for_check(args.data, args.history or [], use_store=not args.no_store)
+    out = sys.stdout
+    count = unreadable = with_errors = 0
+    console = None
+    if not (args.json or args.jsonl):
+        from rich.console import Console
+        console = Console(highlight=False)
+    elif args.json:
+        out.write("[")
     for res in check_paths(args.paths, history=history):
-        results.append(res)
         if res.error:
+            unreadable += 1
             print(res.error, file=sys.stderr)
+        elif res.errors:
+            with_errors += 1
+        if console is not None:
+            _print_human(console, res, args.verbose)
+        else:
+            if args.json:
+                out.write(",\n" if count else "\n")
+            out.write(res.model_dump_json())
+            if args.jsonl:
+                out.write("\n")
+            out.flush()
+        count += 1
     if args.json:
-        json.dump([_dump(r) for r in results], sys.stdout, ensure_ascii=False, indent=1)
-        sys.stdout.write("\n")
-    else:
-        _print_human(results, args.verbose)
-    if not results:
+        out.write("\n]\n" if count else "]\n")
+        out.flush()
+    if not count:
         print("没有找到要审核的文件 / no report files found in the paths given", file=sys.stderr)
         return EXIT_UNREADABLE
-    if any(r.error for r in results):
+    if unreadable:
         return EXIT_UNREADABLE
-    return EXIT_ERRORS if any(r.errors for r in results) else EXIT_OK
+    return EXIT_ERRORS if with_errors else EXIT_OK
 
 
 def cmd_index(args) -> int:
@@ -411,7 +422,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("check", help="审核年报（不用大模型，不联网）/ deterministic review")
     c.add_argument("paths", nargs="+", help="年报文件或文件夹（.txt .md .html .htm .pdf .docx）")
-    c.add_argument("--json", action="store_true", help="输出 JSON 数组（见 README 的 JSON 约定）")
+    fmt = c.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="输出 JSON 数组（见 README 的 JSON 约定；逐篇写出）")
+    fmt.add_argument("--jsonl", action="store_true", help="每行一个 JSON 对象（JSON Lines，逐篇写出）")
     c.add_argument("-v", "--verbose", action="store_true", help="也显示“无法判断”和提示")
     c.add_argument("--history", action="append", metavar="DIR",
                    help="往年年报所在文件夹（跨年核对用；可多次给出）；不给时使用历史库")

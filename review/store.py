@@ -119,9 +119,9 @@ class Store:
     # ------------------------------------------------------------------ settings
 
     def _spec(self, wanted: Optional[str]) -> str:
-        from review.embeddings import default_spec
         row = self.db.execute("SELECT value FROM settings WHERE key='embeddings'").fetchone()
         if row is None:
+            from review.embeddings import default_spec
             spec = wanted or default_spec()
             with self.db:
                 self.db.execute("INSERT INTO settings VALUES ('embeddings', ?)", (spec,))
