@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from review.api import check_paths
+from review.api import check_paths_rendered
 from review.models import ReviewError, ReviewResult
 from review.present import location
 
@@ -51,6 +51,15 @@ def _print_human(console, res: ReviewResult, verbose: bool) -> None:
     console.print(f"[{style}]错误 {errors} 项，警告 {warnings} 项[/]{tail}")
 
 
+def _identity(res: ReviewResult):
+    return res, res.error, bool(res.errors)
+
+
+def _json_line(res: ReviewResult):
+    """Made in the worker process: only the compact JSON text and two flags travel back."""
+    return res.model_dump_json(), res.error, bool(res.errors)
+
+
 def cmd_check(args) -> int:
     """Streams: each result is written as soon as it is reviewed and then dropped, so memory stays flat however
     many files there are. --json writes one JSON array (an object per line, compact), --jsonl one object a line."""
@@ -64,18 +73,20 @@ def cmd_check(args) -> int:
         console = Console(highlight=False)
     elif args.json:
         out.write("[")
-    for res in check_paths(args.paths, history=history):
-        if res.error:
+    render = _identity if console is not None else _json_line
+    for res, error, has_errors in check_paths_rendered(args.paths, history=history, render=render,
+                                                       workers=args.workers):
+        if error:
             unreadable += 1
-            print(res.error, file=sys.stderr)
-        elif res.errors:
+            print(error, file=sys.stderr)
+        elif has_errors:
             with_errors += 1
         if console is not None:
             _print_human(console, res, args.verbose)
         else:
             if args.json:
                 out.write(",\n" if count else "\n")
-            out.write(res.model_dump_json())
+            out.write(res)
             if args.jsonl:
                 out.write("\n")
             out.flush()
@@ -430,6 +441,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="往年年报所在文件夹（跨年核对用；可多次给出）；不给时使用历史库")
     c.add_argument("--data", metavar="DIR", help="历史库目录（默认 $REVIEW_DATA_DIR 或 ~/.local/share/nianbao-review）")
     c.add_argument("--no-store", action="store_true", help="不使用历史库")
+    c.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="并行进程数（默认 CPU 核数；文件少时只用一个进程）；输出顺序不变")
     c.set_defaults(func=cmd_check)
     i = sub.add_parser("index", help="年报入历史库（跨年核对、相似检索）/ index reports into the store")
     i.add_argument("paths", nargs="*", help="年报文件或文件夹")

@@ -107,6 +107,10 @@ class Store:
         p = Path(path) if path else default_data_dir()
         return cls(p, create=False) if (p / "catalog.sqlite").exists() else None
 
+    def for_worker(self) -> "Store":
+        """The same store opened anew, for a worker process (an SQLite connection must not cross a fork)."""
+        return type(self)(self.path, create=False)
+
     def close(self) -> None:
         self.db.close()
 
