@@ -1,11 +1,21 @@
-"""PDF (pdfplumber): ruled tables become expanded grids, the text around them becomes lines in
-reading order; wrapped paragraph lines are reflowed and tables split across pages are rejoined."""
+"""PDF: ruled tables become expanded grids, the text around them becomes lines in reading order; wrapped
+paragraph lines are reflowed and tables split across pages are rejoined.
+
+The characters and the ruling lines of each page come from PDFium (pypdfium2, installed with pdfplumber),
+several times faster than pdfminer, which parses every content stream in Python; they are handed to pdfplumber
+as the page's objects, so its table finder, cell text and text lines work on them unchanged, and the table
+finder runs only on pages with at least two horizontal and two vertical rules. A page PDFium cannot place the
+way pdfminer does (rotated, or a media box not at the origin), or a file PDFium cannot open, is read by pdfminer
+as before (`engine="pdfminer"` reads every page that way: tests/test_pdf_engine.py checks both give the same).
+"""
 from __future__ import annotations
 
+import ctypes
 import io
+import math
 import re
 from dataclasses import dataclass, replace
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 import pdfplumber
 from pdfminer.pdfdocument import PDFEncryptionError
@@ -56,17 +66,24 @@ class _Table:
 _Element = Union[_Line, _Table]
 
 
-def read(data: bytes, name: str) -> Parsed:
+def read(data: bytes, name: str, *, engine: str = "pdfium") -> Parsed:
+    """`engine`: "pdfium" (the default: PDFium's characters and rules, pdfminer for pages it cannot place) or
+    "pdfminer" (every page through pdfminer, as before; the reference the tests compare with)."""
     try:
         pdf = pdfplumber.open(io.BytesIO(data))
     except Exception as exc:
         raise _open_error(exc, name) from exc
     with pdf:
         limits.check_pages(len(pdf.pages))  # before any page is read
+        fast = _PdfiumSource.open(data) if engine == "pdfium" else None
         try:
-            pages = [_read_page(page, number) for number, page in enumerate(pdf.pages, 1) if limits.tick() is None]
+            pages = [_read_page(page, number, fast, reference=engine == "pdfminer")
+                     for number, page in enumerate(pdf.pages, 1) if limits.tick() is None]
         except Exception as exc:
             raise _open_error(exc, name) from exc
+        finally:
+            if fast is not None:
+                fast.close()
         out = Parsed(pages=len(pdf.pages))
     for element in _reflow(_join_split_tables(pages)):
         if isinstance(element, _Line):
@@ -138,12 +155,15 @@ def _dedupe_chars(page):
     return out
 
 
-def _read_page(page, number: int) -> list[_Element]:
-    """The page's tables and text lines, sorted top to bottom, bare page numbers dropped."""
+def _read_page(page, number: int, fast: Optional["_PdfiumSource"] = None, reference: bool = False) -> list[_Element]:
+    """The page's tables and text lines, sorted top to bottom, bare page numbers dropped. Characters and rules come
+    from PDFium when `fast` can place the page (see _with_objects). `reference`: exactly pdfplumber's own steps
+    (its dedupe, the table finder on every page), which the faster ones must equal (tests/test_pdf_engine.py)."""
     limits.check_page_chars(_glyph_estimate(page) // 2, number)  # before pdfminer makes an object per glyph
+    page = _with_objects(page, fast, number - 1)
     limits.check_page_chars(len(page.chars), number)  # before the per-character work below
-    page = _dedupe_chars(page)
-    found = [(t.bbox, _expand(t)) for t in page.find_tables()]
+    page = page.dedupe_chars() if reference else _dedupe_chars(page)
+    found = [(t.bbox, _expand(t)) for t in page.find_tables()] if reference or _has_rules(page) else []
     tables = [(bbox, grid) for bbox, grid in found if grid]
     boxes = [bbox for bbox, _ in tables]
 
@@ -162,6 +182,20 @@ def _read_page(page, number: int) -> list[_Element]:
             elements.append(_Line(line["text"], line["x0"], line["x1"], line["top"],
                                   line["bottom"] - line["top"], round(page.width)))
     return sorted(elements, key=lambda e: e.top)
+
+
+def _has_rules(page) -> bool:
+    """At least two horizontal and two vertical rules (of pdfplumber's minimum length): a ruled table needs
+    them, so a page without them skips the table finder."""
+    h = v = 0
+    for edge in page.edges:
+        if edge["orientation"] == "h" and edge["width"] >= 3:
+            h += 1
+        elif edge["orientation"] == "v" and edge["height"] >= 3:
+            v += 1
+        if h >= 2 and v >= 2:
+            return True
+    return False
 
 
 def _is_page_number(line: dict, height: float) -> bool:
@@ -287,3 +321,170 @@ def _continues(a: _Line, b: _Line, margins: dict[float, tuple[float, float]]) ->
         and not _ROW_END.search(a.text)
         and not _ROW_END.search(b.text)
     )
+
+
+# --------------------------------------------------------------------------- PDFium: characters and rules
+
+_R: Any = None  # pypdfium2.raw, imported with the first PDF
+
+
+class _PdfiumSource:
+    """One PDF open in PDFium; `objects(i, page)` gives page i's characters and paths as pdfplumber objects."""
+
+    def __init__(self, doc):
+        self.doc = doc
+        self._fonts: dict[int, str] = {}
+
+    @classmethod
+    def open(cls, data: bytes) -> Optional["_PdfiumSource"]:
+        global _R
+        try:
+            import pypdfium2
+            import pypdfium2.raw as raw
+            _R = raw
+            return cls(pypdfium2.PdfDocument(data))
+        except Exception:  # not installed, or PDFium cannot open it: pdfminer reads it (and reports what is wrong)
+            return None
+
+    def close(self) -> None:
+        self.doc.close()
+
+    def objects(self, index: int, page) -> Optional[dict[str, list[dict]]]:
+        """None when this page is not in the same coordinates as pdfplumber's (rotated, media box not at 0,0)."""
+        if page.rotation or any(abs(v) > 1e-6 for v in page.mediabox[:2]):
+            return None
+        pp = self.doc[index]
+        try:
+            height = pp.get_height()
+            if abs(height - float(page.height)) > 0.01 or any(abs(v) > 1e-6 for v in pp.get_mediabox()[:2]):
+                return None
+            tp = pp.get_textpage()
+            try:
+                chars = self._chars(tp.raw, height, page)
+            finally:
+                tp.close()
+            objs: dict[str, list[dict]] = {"char": chars, "line": [], "rect": [], "curve": []}
+            ident = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+            for i in range(_R.FPDFPage_CountObjects(pp.raw)):
+                self._paths(_R.FPDFPage_GetObject(pp.raw, i), ident, height, page, objs, 0)
+            return objs
+        finally:
+            pp.close()
+
+    def _font(self, textobj) -> str:
+        key = ctypes.cast(textobj, ctypes.c_void_p).value or 0
+        name = self._fonts.get(key)
+        if name is None:
+            font = _R.FPDFTextObj_GetFont(textobj)
+            buf = ctypes.create_string_buffer(256)
+            n = _R.FPDFFont_GetBaseFontName(font, buf, 256) if font else 0
+            name = buf.value.decode("utf-8", "replace") if n else ""
+            self._fonts[key] = name
+        return name
+
+    def _chars(self, tp, height: float, page) -> list[dict]:
+        R = _R
+        out = []
+        box = R.FS_RECTF()
+        m = R.FS_MATRIX()
+        number, doctop = page.page_number, page.initial_doctop
+        for i in range(R.FPDFText_CountChars(tp)):
+            if R.FPDFText_IsGenerated(tp, i):
+                continue  # spaces and line breaks PDFium adds between words and lines
+            code = R.FPDFText_GetUnicode(tp, i)
+            if code in (0, 0xFFFE, 0xFFFF) or code in (10, 13) or 0xD800 <= code <= 0xDFFF:
+                continue
+            if not R.FPDFText_GetLooseCharBox(tp, i, box):
+                continue
+            R.FPDFText_GetMatrix(tp, i, m)
+            upright = abs(m.b) < 1e-9 and abs(m.c) < 1e-9 and m.a * m.d > 0
+            scale = abs(m.d) if upright else math.sqrt(abs(m.a * m.d - m.b * m.c))
+            size = R.FPDFText_GetFontSize(tp, i) * scale if scale else box.top - box.bottom
+            # pdfminer's box: from the font's descent up by the font size (PDFium's loose box has the same
+            # bottom and the same advance, but ascends by the font's ascent)
+            bottom = height - box.bottom
+            top = bottom - size
+            x0, x1 = box.left, box.right
+            out.append({
+                "object_type": "char", "page_number": number, "text": chr(code),
+                "fontname": self._font(R.FPDFText_GetTextObject(tp, i)), "size": size, "upright": upright,
+                "x0": x0, "x1": x1, "y0": box.bottom, "y1": box.bottom + size, "width": x1 - x0, "height": size,
+                "top": top, "bottom": bottom, "doctop": doctop + top,
+            })
+        return out
+
+    def _paths(self, obj, ctm, height: float, page, objs: dict, depth: int) -> None:
+        R = _R
+        kind = R.FPDFPageObj_GetType(obj)
+        if kind not in (R.FPDF_PAGEOBJ_PATH, R.FPDF_PAGEOBJ_FORM) or depth > 8:
+            return
+        m = R.FS_MATRIX()
+        R.FPDFPageObj_GetMatrix(obj, m)
+        a, b, c, d, e, f = ctm
+        # this object's matrix, then the enclosing forms' (row vectors: p' = p * M_obj * M_ctm)
+        mat = (m.a * a + m.b * c, m.a * b + m.b * d, m.c * a + m.d * c, m.c * b + m.d * d,
+               m.e * a + m.f * c + e, m.e * b + m.f * d + f)
+        if kind == R.FPDF_PAGEOBJ_FORM:
+            for i in range(R.FPDFFormObj_CountObjects(obj)):
+                self._paths(R.FPDFFormObj_GetObject(obj, i), mat, height, page, objs, depth + 1)
+            return
+        fillmode, stroke = ctypes.c_int(), ctypes.c_int()
+        if R.FPDFPath_GetDrawMode(obj, fillmode, stroke) and not fillmode.value and not stroke.value:
+            return  # not painted (pdfminer sees only painted paths)
+        x, y = ctypes.c_float(), ctypes.c_float()
+        ops: list[tuple[str, tuple[float, float]]] = []  # pdfminer's view: one point per operator
+        start: Optional[tuple[float, float]] = None
+        bezier = 0
+        for i in range(R.FPDFPath_CountSegments(obj)):
+            seg = R.FPDFPath_GetPathSegment(obj, i)
+            R.FPDFPathSegment_GetPoint(seg, x, y)
+            pt = (mat[0] * x.value + mat[2] * y.value + mat[4], mat[1] * x.value + mat[3] * y.value + mat[5])
+            t = R.FPDFPathSegment_GetType(seg)
+            if t == R.FPDF_SEGMENT_MOVETO:
+                ops.append(("m", pt))
+                start, bezier = pt, 0
+            elif t == R.FPDF_SEGMENT_BEZIERTO:
+                bezier += 1  # PDFium gives a curve as its two control points and its end point
+                if bezier % 3 == 0:
+                    ops.append(("c", pt))
+            else:
+                ops.append(("l", pt))
+            if R.FPDFPathSegment_GetClose(seg) and start is not None and (t != R.FPDF_SEGMENT_BEZIERTO or bezier % 3 == 0):
+                ops.append(("h", start))
+        for sub in re.finditer(r"m[^m]+", "".join(op for op, _ in ops)):
+            _paint(ops[sub.start():sub.end()], height, page, objs)
+
+
+def _paint(ops: list[tuple[str, tuple[float, float]]], height: float, page, objs: dict) -> None:
+    """One subpath as pdfminer's converter classifies it (pdfminer.converter.PDFLayoutAnalyzer.paint_path): a
+    single segment is a line, a closed axis-aligned four-sided box a rect, anything else a curve through its
+    points; pdfplumber makes table edges of each."""
+    shape = "".join(op for op, _ in ops)
+    pts = [pt for _, pt in ops]
+    if len(shape) > 3 and shape[-2:] == "lh" and pts[-2] == pts[0]:
+        shape = shape[:-2] + "h"
+        pts.pop()
+    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+    x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+    obj = {"x0": x0, "x1": x1, "y0": y0, "y1": y1, "width": x1 - x0, "height": y1 - y0,
+           "top": height - y1, "bottom": height - y0, "doctop": page.initial_doctop + height - y1,
+           "page_number": page.page_number}
+    if shape in ("mlh", "ml"):
+        objs["line"].append({**obj, "object_type": "line", "pts": [(px, height - py) for px, py in pts[:2]]})
+        return
+    if shape in ("mlllh", "mllll"):
+        (ax, ay), (bx, by), (cx, cy), (dx, dy), _ = pts
+        if pts[0] == pts[4] and ((ax == bx and by == cy and cx == dx and dy == ay)
+                                 or (ay == by and bx == cx and cy == dy and dx == ax)):
+            objs["rect"].append({**obj, "object_type": "rect"})
+            return
+    objs["curve"].append({**obj, "object_type": "curve", "pts": [(px, height - py) for px, py in pts]})
+
+
+def _with_objects(page, fast: Optional[_PdfiumSource], index: int):
+    """The pdfplumber page with PDFium's objects in place of pdfminer's where PDFium can place them."""
+    if fast is not None:
+        objs = fast.objects(index, page)
+        if objs is not None:
+            page._objects = objs
+    return page
