@@ -1,0 +1,95 @@
+"""`review check --json` as a user runs it: a fresh process over N text reports, start-up included.
+
+    python bench/bench_cli.py [--sizes 500 5000] [--repeat 3]
+
+Inputs: the 8 fixtures/*.txt varied as bench/bench_check.py varies them (agency, narrative numbers, commas), so
+no cache makes a copy free. For each size: the floor (a fresh Python process that reads every file, decodes it,
+splits it into lines and whitespace tokens and writes a JSON array of the counts), then `review check --json
+--no-store` with the default workers (the CPUs) and with --workers 1. Reported: wall seconds (median of
+--repeat), reports/s, the ratio to the floor, and peak memory per process and in total (psutil, sampled every
+10 ms). The output is checked: one JSON array, one object per file, in order.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _proc import run_sampled  # noqa: E402
+
+FLOOR = r"""
+import json, sys
+from pathlib import Path
+out = []
+for p in sorted(Path(sys.argv[1]).iterdir()):
+    text = p.read_bytes().decode("utf-8")
+    out.append({"source": str(p), "lines": len(text.splitlines()), "tokens": len(text.split())})
+sys.stdout.write(json.dumps(out, ensure_ascii=False))
+"""
+
+
+def make_inputs(folder: Path, n: int) -> None:
+    import bench_check as bc  # the same variation as the in-process benchmark
+    agencies = bc.fixture_agencies()
+    texts = {f: f.read_text(encoding="utf-8") for f in bc.FIXTURES}
+    folder.mkdir(parents=True)
+    for i in range(n):
+        f = bc.FIXTURES[i % len(bc.FIXTURES)]
+        (folder / f"r{i:05d}.txt").write_text(bc.vary_text(texts[f], agencies[f], i), encoding="utf-8")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[500, 5000])
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench_cli_"))
+    env = {**os.environ, "REVIEW_DATA_DIR": str(work / "no-store")}
+    print(f"bench_cli {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {os.cpu_count()} CPUs, "
+          f"load {os.getloadavg()[0]:.1f}, Python {platform.python_version()}")
+    print(f"{'files':>6} {'run':<22} {'seconds':>8} {'files/s':>8} {'x floor':>8} {'main MiB':>9} "
+          f"{'worker MiB':>10} {'total MiB':>9}")
+    try:
+        for n in args.sizes:
+            inputs = work / f"in{n}"
+            make_inputs(inputs, n)
+            runs = {"floor (read+split+json)": [sys.executable, "-c", FLOOR, str(inputs)],
+                    "review check --json": [sys.executable, "-m", "review.cli", "check", "--json", "--no-store",
+                                            str(inputs)],
+                    "  --workers 1": [sys.executable, "-m", "review.cli", "check", "--json", "--no-store",
+                                      "--workers", "1", str(inputs)]}
+            floor = None
+            for name, cmd in runs.items():
+                results = []
+                for _ in range(args.repeat):
+                    r = run_sampled(cmd, cwd=str(ROOT), env=env, stdout_path=str(work / "out.json"))
+                    if r.returncode not in (0, 1):
+                        raise SystemExit(f"{name} failed ({r.returncode}): {r.stderr[-2000:]}")
+                    results.append(r)
+                out = json.loads((work / "out.json").read_text(encoding="utf-8"))
+                assert len(out) == n and [Path(o["source"]).name for o in out] == sorted(
+                    p.name for p in inputs.iterdir()), "the output is not one object per file in order"
+                med = statistics.median(r.seconds for r in results)
+                floor = floor or med
+                peak = max(results, key=lambda r: r.peak_total_mib)
+                print(f"{n:>6} {name:<22} {med:>8.2f} {n / med:>8.0f} {med / floor:>8.1f} {peak.peak_main_mib:>9.0f} "
+                      f"{peak.peak_child_mib:>10.0f} {peak.peak_total_mib:>9.0f}   (runs: "
+                      + ", ".join(f"{r.seconds:.2f}" for r in results) + ")", flush=True)
+        print(f"load after: {os.getloadavg()[0]:.1f}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
