@@ -104,13 +104,14 @@ def cmd_check(args) -> int:
 
 def cmd_index(args) -> int:
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
 
     from review.api import expand
     from review.store import Store
 
     console = Console(highlight=False, soft_wrap=True)
-    store = Store(args.data, embeddings=args.embeddings)
+    store = Store(args.data, embeddings=args.embeddings, db_url=args.db, chroma_url=args.chroma)
     if args.list:
         from rich.table import Table
         rows = store.list()
@@ -131,15 +132,16 @@ def cmd_index(args) -> int:
             console.print(f"已删除：{r.agency} {r.year} {r.source}")
         console.print(f"共删除 {len(gone)} 篇。")
         return EXIT_OK
-    if not args.paths:
-        console.print("请给出要入库的年报文件或文件夹，或用 --list / --remove。")
+    if not args.paths and not args.fill_dense:
+        console.print("请给出要入库的年报文件或文件夹，或用 --list / --remove / --fill-dense。")
         return EXIT_UNREADABLE
     files = list(expand(args.paths))
     words = {"added": "新增", "unchanged": "未变", "replaced": "替换旧版本", "error": "无法读取"}
     counts: dict[str, int] = {}
-    with Progress(TextColumn("入库"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.description}"), console=console, transient=True) as bar:
-        task = bar.add_task("", total=len(files))
+    cols = (TextColumn("{task.fields[what]}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("剩余"), TimeRemainingColumn(), TextColumn("{task.description}"))
+    with Progress(*cols, console=console, transient=True) as bar:
+        task = bar.add_task("", total=len(files), what="审核入库")
 
         def step(o):
             counts[o.status] = counts.get(o.status, 0) + 1
@@ -148,15 +150,31 @@ def cmd_index(args) -> int:
             what = f"{o.agency or '机关未写明'} {o.year or ''}" + (f"，{o.passages} 段" if o.status != "unchanged" else "")
             line = f"{words[o.status]}：{o.source}（{what}）"
             bar.console.print(line if o.status != "error" else f"[red]{words['error']}：{o.message}[/]")
-        store.index_paths(files, progress=step)
+        if files:
+            store.index_paths(files, progress=step, workers=args.workers)
+        bar.remove_task(task)
+        pending = store.pending_dense()
+        if pending and not args.defer_dense:
+            dense = bar.add_task("", total=pending, what="向量（语义）")
+            bar.console.print(f"已可检索（字符 n-gram）；正在计算 {pending} 段的语义向量"
+                              f"（{args.workers or '每核一个'}进程；可 Ctrl-C 中断，之后用 review index --fill-dense 继续）")
+            try:
+                store.fill_dense(workers=args.workers,
+                                 progress=lambda done, total: bar.update(dense, completed=done, total=total))
+            except KeyboardInterrupt:
+                console.print(f"已中断：还有 {store.pending_dense()} 段没有语义向量，检索暂用字符 n-gram；"
+                              "用 review index --fill-dense 继续。")
+                return 130
     summary = "，".join(f"{words[k]} {v}" for k, v in counts.items())
-    console.print(f"完成：{summary}。历史库 {store.path}，共 {len(store)} 篇。")
+    left = store.pending_dense()
+    tail = f"；{left} 段尚无语义向量（review index --fill-dense 补上）" if left else ""
+    console.print(f"完成：{summary or '没有新文件'}。历史库 {store.path}，共 {len(store)} 篇{tail}。")
     return EXIT_UNREADABLE if counts.get("error") else EXIT_OK
 
 
 def cmd_similar(args) -> int:
     from review.store import Store
-    store = Store(args.data, create=False)
+    store = Store(args.data, create=False, db_url=args.db, chroma_url=args.chroma)
     years = None
     if args.years:
         lo, sep, hi = args.years.partition("-")  # 2020-2022, 2021-, -2021 or 2021
@@ -454,6 +472,12 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--agency")
     i.add_argument("--year", type=int)
     i.add_argument("--sha256")
+    i.add_argument("--workers", type=int, default=None, metavar="N", help="审核和计算向量的进程数（默认每核一个）")
+    i.add_argument("--defer-dense", action="store_true",
+                   help="只写字符 n-gram 向量（立即可检索），语义向量以后用 --fill-dense 补上")
+    i.add_argument("--fill-dense", action="store_true", help="补上尚未计算的语义向量")
+    i.add_argument("--db", metavar="URL", help="历史库目录的数据库（默认 $REVIEW_DB_URL，否则数据目录中的 catalog.sqlite）")
+    i.add_argument("--chroma", metavar="URL", help="Chroma 服务地址，如 http://127.0.0.1:8000（默认 $REVIEW_CHROMA_URL，否则内嵌）")
     i.set_defaults(func=cmd_index)
     q = sub.add_parser("similar", help="在历史库中检索相似段落 / search the store")
     q.add_argument("text", help="查询文字，如“依申请公开数据统计不一致的整改措施”")
@@ -462,6 +486,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--agency")
     q.add_argument("--years", help="年度范围，如 2020-2022、2021-、-2021")
     q.add_argument("--data", metavar="DIR")
+    q.add_argument("--db", metavar="URL", help="历史库的数据库（默认 $REVIEW_DB_URL 或 catalog.sqlite）")
+    q.add_argument("--chroma", metavar="URL", help="Chroma 服务地址（默认 $REVIEW_CHROMA_URL，否则内嵌）")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=cmd_similar)
     for name, func, helptext in (("explain", cmd_explain, "解释审核发现（可用大模型）/ explain findings"),

