@@ -4,8 +4,8 @@
 
 Reports are the 8 fixtures/*.txt made distinct (a copy number on the last line, so every file has its own
 sha256 and is really reviewed). Each run starts from an empty output folder in a fresh process (the CLI),
-timed from outside; peak memory is the largest resident set of the main process and of any worker
-(ru_maxrss of the children, read with os.wait4).
+timed from outside; peak memory per process (the main process, the largest worker) and in total (the largest
+sum over the process tree at one moment), sampled every 10 ms with psutil (bench/_proc.py).
 """
 from __future__ import annotations
 
@@ -31,19 +31,15 @@ def make_inputs(folder: Path, n: int) -> None:
                                                      encoding="utf-8")
 
 
-def timed_run(inputs: Path, out: Path, workers: int) -> tuple[float, float]:
-    """(seconds, peak RSS MiB of the run and its workers)."""
-    t0 = time.perf_counter()
-    p = subprocess.Popen([sys.executable, "-m", "review.cli", "batch", str(inputs), "--out", str(out),
-                          "--workers", str(workers)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(p.pid, 0)
-    seconds = time.perf_counter() - t0
-    p.returncode = os.waitstatus_to_exitcode(status)
-    if p.returncode != 0:
-        raise SystemExit(f"review batch failed: {p.stderr.read().decode()}")
-    import resource
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return seconds, max(usage.ru_maxrss / 1024, children)
+def timed_run(inputs: Path, out: Path, workers: int):
+    """The run (bench/_proc.py Run: seconds, peak MiB of the main process, of the largest worker, in total)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from _proc import run_sampled
+    r = run_sampled([sys.executable, "-m", "review.cli", "batch", str(inputs), "--out", str(out),
+                     "--workers", str(workers)], cwd=str(ROOT))
+    if r.returncode != 0:
+        raise SystemExit(f"review batch failed: {r.stderr[-2000:]}")
+    return r
 
 
 def main() -> int:
@@ -56,15 +52,16 @@ def main() -> int:
         size = sum(p.stat().st_size for p in (work / "in").iterdir()) / args.reports / 1024
         print(f"bench_batch {time.strftime('%Y-%m-%d %H:%M')}: {args.reports} reports, mean {size:.1f} KiB; "
               f"{os.cpu_count()} CPUs, Python {platform.python_version()}")
-        print(f"{'workers':>8} {'seconds':>8} {'reports/s':>10} {'peak RSS MiB':>13}")
+        print(f"{'workers':>8} {'seconds':>8} {'reports/s':>10}   peak resident memory")
         for workers in (1, 2):
             out = work / f"out{workers}"
-            seconds, peak = timed_run(work / "in", out, workers)
-            print(f"{workers:>8} {seconds:>8.1f} {args.reports / seconds:>10.0f} {peak:>13.0f}")
+            r = timed_run(work / "in", out, workers)
+            print(f"{workers:>8} {r.seconds:>8.1f} {args.reports / r.seconds:>10.0f}   main {r.peak_main_mib:.0f} MiB, "
+                  f"largest worker {r.peak_child_mib:.0f} MiB ({r.children} processes), total {r.peak_total_mib:.0f} MiB")
             shutil.rmtree(out)
         out = work / "again"
         timed_run(work / "in", out, 2)
-        seconds, _ = timed_run(work / "in", out, 2)
+        seconds = timed_run(work / "in", out, 2).seconds
         print(f"rerun over a finished output folder (everything skipped): {seconds:.1f} s")
     finally:
         shutil.rmtree(work, ignore_errors=True)
