@@ -46,6 +46,7 @@ ENV_DB_URL = "REVIEW_DB_URL"
 ENV_CHROMA_URL = "REVIEW_CHROMA_URL"
 BATCH_REPORTS = 64  # reports written to the catalog and Chroma in one go
 EMBED_BATCH = 32  # texts per embedding task
+BRUTE_FORCE_MAX = 1000  # a filter that allows at most this many texts is ranked exactly, without HNSW
 
 
 def default_data_dir() -> Path:
@@ -575,9 +576,7 @@ class Store:
         """This agency's stored report for `year` (e.g. year t-1 for the report under review)."""
         return next((r for r in self.reports_of(agency) if r.meta.year == year), None)
 
-    def _allowed(self, part, agency, years, exclude_sha256, exclude_agency, text_ids=None) -> Optional[list]:
-        """The passages (rows) the filters allow, or None when there is no filter and no text ids."""
-        import sqlalchemy as sa
+    def _conditions(self, part, agency, years, exclude_sha256, exclude_agency) -> list:
         p = self.t["passages"]
         conds = []
         if part:
@@ -593,52 +592,88 @@ class Store:
             conds.append(p.c.year <= hi)
         if exclude_sha256:
             conds.append(p.c.sha256 != exclude_sha256)
-        if text_ids is not None:
-            conds.append(p.c.text_id.in_(list(text_ids)))
+        return conds
+
+    def _candidates(self, part, agency, years, exclude_sha256, exclude_agency) -> Optional[list[str]]:
+        """The distinct passage texts the filters allow, or None when there is no filter."""
+        import sqlalchemy as sa
+        conds = self._conditions(part, agency, years, exclude_sha256, exclude_agency)
         if not conds:
             return None
+        p = self.t["passages"]
+        with self.engine.connect() as c:
+            return [r[0] for r in c.execute(sa.select(p.c.text_id).where(*conds).distinct())]
+
+    def _passages_of(self, text_ids: Sequence[str], conds: list) -> list:
+        """The passages with these texts that the filter conditions allow."""
+        import sqlalchemy as sa
+        p = self.t["passages"]
         cols = (p.c.id, p.c.text_id, p.c.agency_name, p.c.year, p.c.part, p.c.paragraph, p.c.source, p.c.sha256,
                 p.c.line)
         with self.engine.connect() as c:
-            return list(c.execute(sa.select(*cols).where(*conds)))
+            return list(c.execute(sa.select(*cols).where(p.c.text_id.in_(list(text_ids)), *conds)))
+
+    def _brute_force(self, text: str, candidates: list[str], n: int) -> tuple[list[list[str]], dict[str, float]]:
+        """Rankings of a few candidate texts by exact cosine over their stored vectors: a filtered HNSW search
+        that lets through only a few hundred of 100,000 vectors costs far more (measured: docs/performance.md)."""
+        import numpy as np
+
+        from review.embeddings import get_embedder
+        rankings, scores = [], {}
+        for name, (coll, spec) in self.collections.items():
+            got = coll.get(ids=candidates, include=["embeddings"])
+            ids = got["ids"]
+            if not ids:
+                continue
+            m = np.asarray(got["embeddings"], dtype=np.float32)
+            q = np.asarray(get_embedder(spec).embed_query(text), dtype=np.float32)
+            sims = m @ q
+            order = np.argsort(-sims, kind="stable")[:n]
+            rankings.append([ids[i] for i in order])
+            for i in order:
+                scores.setdefault(ids[i], round(float(sims[i]), 4))
+        return rankings, scores
 
     def similar(self, text: str, k: int = 5, part: Optional[int] = None, agency: Optional[str] = None,
                 years: Optional[tuple[Optional[int], Optional[int]]] = None, exclude_sha256: Optional[str] = None,
                 exclude_agency: Optional[str] = None) -> list[Passage]:
         """Passages similar to `text`, filtered by part, agency, a year range (inclusive; None = open) and
         excluding a report (the one under review) or an agency. A text several reports share is one hit, given
-        as the passage of the latest of those reports (then the next, while k is not reached)."""
+        as the passage of the latest of those reports."""
         from review.embeddings import rrf
-        # The filters are resolved in the catalog (indexed SQL) and handed to Chroma as candidate ids: Chroma's
-        # own metadata filter costs more the more rows a condition matches (docs/performance.md).
-        rows = self._allowed(part, agency, years, exclude_sha256, exclude_agency)
-        if rows == []:
+        # The filters are resolved in the catalog (indexed SQL): a few candidate texts are ranked exactly here,
+        # more are handed to Chroma as candidate ids (its own metadata filter costs more the more rows a
+        # condition matches, docs/performance.md).
+        conds = self._conditions(part, agency, years, exclude_sha256, exclude_agency)
+        candidates = self._candidates(part, agency, years, exclude_sha256, exclude_agency)
+        if candidates == []:
             return []
-        candidates = None if rows is None else sorted({r.text_id for r in rows})
         if candidates is None and not len(self):
             return []
         n = max(k * 4, 20) if candidates is None else min(max(k * 4, 20), len(candidates))
-        rankings, scores = [], {}
-        for name, (coll, _) in self.collections.items():
-            if name == DENSE and not self._dense_ready(candidates):
-                continue
-            res = coll.query(query_texts=[text], n_results=n, ids=candidates, include=["distances"])
-            ids = res["ids"][0]
-            rankings.append(ids)
-            for tid, dist in zip(ids, res["distances"][0]):
-                scores.setdefault(tid, round(1 - dist, 4))
+        if candidates is not None and len(candidates) <= BRUTE_FORCE_MAX:
+            rankings, scores = self._brute_force(text, candidates, n)
+        else:
+            rankings, scores = [], {}
+            for name, (coll, _) in self.collections.items():
+                if name == DENSE and not self._dense_ready(candidates):
+                    continue
+                res = coll.query(query_texts=[text], n_results=n, ids=candidates, include=["distances"])
+                ids = res["ids"][0]
+                rankings.append(ids)
+                for tid, dist in zip(ids, res["distances"][0]):
+                    scores.setdefault(tid, round(1 - dist, 4))
         order = rrf(rankings) if len(rankings) > 1 else (rankings[0] if rankings else [])
-        if rows is None:
-            rows = self._allowed(None, None, None, None, None, text_ids=order[:k])
+        top = order[:max(k, 1) * 2]
         by_text: dict[str, list] = {}
-        for r in rows:
+        for r in self._passages_of(top, conds) if top else []:
             by_text.setdefault(r.text_id, []).append(r)
-        texts = self._texts(order[:k])
+        texts = self._texts(top)
         out: list[Passage] = []
-        for tid in order:
-            for r in sorted(by_text.get(tid, []), key=lambda r: (-(r.year or 0), r.source or "", r.id))[:1]:
-                if tid not in texts:
-                    texts.update(self._texts([tid]))
+        for tid in top:
+            rows = sorted(by_text.get(tid, []), key=lambda r: (-(r.year or 0), r.source or "", r.id))
+            if rows and tid in texts:
+                r = rows[0]
                 out.append(Passage(text=texts[tid], agency=r.agency_name or "", year=r.year or 0, part=r.part,
                                    paragraph=r.paragraph, source=r.source or "", sha256=r.sha256, line=r.line or 0,
                                    score=scores.get(tid, 0.0)))

@@ -238,3 +238,16 @@ def test_batch_of_versions_keeps_the_last(tmp_path, backend):
         out = s.index_paths([FIX / "pingtan_2022_county_tsv.txt", v2])
         assert [o.status for o in out] == ["added", "replaced"] and len(s) == 1
         assert s.list()[0].sha256 == check(v2).sha256
+
+
+def test_exact_ranking_of_few_candidates_agrees_with_chroma(store_dir, backend, monkeypatch):
+    """A filter that allows few texts is ranked by exact cosine (no HNSW); Chroma's filtered search over the
+    same candidates finds the same passages."""
+    import review.store as st
+    queries = [("政策解读形式单一", {"part": 5}), ("信息处理费", {"agency": "平潭综合实验区"}),
+               ("行政复议", {"years": (2020, 2021)})]
+    with backend.store(store_dir) as s:
+        exact = [[(h.sha256, h.part, h.line) for h in s.similar(q, k=3, **f)] for q, f in queries]
+        monkeypatch.setattr(st, "BRUTE_FORCE_MAX", 0)
+        hnsw = [[(h.sha256, h.part, h.line) for h in s.similar(q, k=3, **f)] for q, f in queries]
+    assert all(exact) and exact == hnsw
