@@ -48,10 +48,43 @@ def make_inputs(folder: Path, n: int) -> None:
         (folder / f"r{i:05d}.txt").write_text(bc.vary_text(texts[f], agencies[f], i), encoding="utf-8")
 
 
+PLATEAU = r"""
+import json, resource, sys
+from pathlib import Path
+import psutil
+from review.api import check_paths_rendered
+from review import text
+files = sorted(Path(sys.argv[1]).iterdir())
+marks = {int(m) for m in sys.argv[2].split(",")}
+proc = psutil.Process()
+for i, line in enumerate(check_paths_rendered(files, render=lambda r: r.model_dump_json(), workers=1), 1):
+    if i in marks:
+        print(json.dumps({"reports": i, "rss_mib": round(proc.memory_info().rss / 2**20, 1),
+                          "norm_cache": text.norm.cache_info().currsize,
+                          "number_cache": text.parse_number.cache_info().currsize}), flush=True)
+"""
+
+
+def plateau(folder: Path, n: int, env: dict) -> None:
+    """Resident memory of one reviewing process after 100 ... n reports (results dropped as `review check` does):
+    what grows is review/text.py's bounded lru_caches (norm: 65,536 entries, parse_number: 16,384), then it stays."""
+    import subprocess
+    marks = [m for m in (100, 250, 500, 1000, 2000, 3000, 4000, 5000, 7500, 10000) if m <= n]
+    p = subprocess.run([sys.executable, "-c", PLATEAU, str(folder), ",".join(map(str, marks))], cwd=ROOT, env=env,
+                       capture_output=True, text=True, check=True)
+    print("memory of one reviewing process (RSS MiB after N reports; the bounded caches' sizes):")
+    for line in p.stdout.splitlines():
+        d = json.loads(line)
+        print(f"  {d['reports']:>6} reports: {d['rss_mib']:6.1f} MiB   norm cache {d['norm_cache']:>6}, "
+              f"number cache {d['number_cache']:>6}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[500, 5000])
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--plateau", type=int, default=0, metavar="N",
+                    help="only: the memory of one reviewing process over N reports, at checkpoints")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench_cli_"))
     env = {**os.environ, "REVIEW_DATA_DIR": str(work / "no-store")}
@@ -60,6 +93,10 @@ def main() -> int:
     print(f"{'files':>6} {'run':<22} {'seconds':>8} {'files/s':>8} {'x floor':>8} {'main MiB':>9} "
           f"{'worker MiB':>10} {'total MiB':>9}")
     try:
+        if args.plateau:
+            make_inputs(work / "plateau", args.plateau)
+            plateau(work / "plateau", args.plateau, env)
+            return 0
         for n in args.sizes:
             inputs = work / f"in{n}"
             make_inputs(inputs, n)
