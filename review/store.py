@@ -655,13 +655,25 @@ class Store:
             rankings, scores = self._brute_force(text, candidates, n)
         else:
             rankings, scores = [], {}
+            allowed = set(candidates) if candidates is not None else None
+            wide = self._wide_n(n, len(candidates)) if candidates is not None else None
             for name, (coll, _) in self.collections.items():
-                if name == DENSE and not self._dense_ready(candidates):
+                if name == DENSE and not self._dense_ready(
+                        candidates if candidates is not None and len(candidates) <= BRUTE_FORCE_MAX else None):
                     continue
-                res = coll.query(query_texts=[text], n_results=n, ids=candidates, include=["distances"])
-                ids = res["ids"][0]
+                ids = dists = None
+                if wide:
+                    # A filter that allows a good share of the texts: an unfiltered search for more results,
+                    # kept where allowed, is faster than handing Chroma thousands of ids; short of n, the latter.
+                    res = coll.query(query_texts=[text], n_results=wide, include=["distances"])
+                    kept = [(t, d) for t, d in zip(res["ids"][0], res["distances"][0]) if t in allowed][:n]
+                    if len(kept) >= n:
+                        ids, dists = [t for t, _ in kept], [d for _, d in kept]
+                if ids is None:
+                    res = coll.query(query_texts=[text], n_results=n, ids=candidates, include=["distances"])
+                    ids, dists = res["ids"][0], res["distances"][0]
                 rankings.append(ids)
-                for tid, dist in zip(ids, res["distances"][0]):
+                for tid, dist in zip(ids, dists):
                     scores.setdefault(tid, round(1 - dist, 4))
         order = rrf(rankings) if len(rankings) > 1 else (rankings[0] if rankings else [])
         top = order[:max(k, 1) * 2]
@@ -680,6 +692,16 @@ class Store:
             if len(out) >= k:
                 break
         return out
+
+    def _wide_n(self, n: int, allowed: int) -> Optional[int]:
+        """How many unfiltered results to ask for so that about 2n fall in a filter allowing `allowed` texts; None
+        when the filter allows too small a share for that (under 5%)."""
+        import sqlalchemy as sa
+        with self.engine.connect() as c:
+            total = c.execute(sa.select(sa.func.count()).select_from(self.t["texts"])).scalar() or 0
+        if not total or allowed / total < 0.05:
+            return None
+        return min(total, int(2 * n * total / allowed) + 10)
 
     def _dense_ready(self, candidates: Optional[list[str]]) -> bool:
         """Whether the dense collection holds anything to search among these texts."""
