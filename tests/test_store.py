@@ -251,3 +251,17 @@ def test_exact_ranking_of_few_candidates_agrees_with_chroma(store_dir, backend, 
         monkeypatch.setattr(st, "BRUTE_FORCE_MAX", 0)
         hnsw = [[(h.sha256, h.part, h.line) for h in s.similar(q, k=3, **f)] for q, f in queries]
     assert all(exact) and exact == hnsw
+
+
+def test_dense_vectors_embedded_in_worker_processes_in_order():
+    """fill_dense's worker pool (spawned processes) gives every batch's vectors, in order, equal to this
+    process's (n-gram here: the pool is the same whatever the model)."""
+    import numpy as np
+
+    from review.embeddings import get_embedder
+    from review.store import _embed_all
+    items = [(str(i), f"第{i}段：本机关全年主动公开政府信息{i}条") for i in range(100)]
+    out = list(_embed_all("ngram", items, 2, None))
+    assert [b[0][0] for b, _ in out] == ["0", "32", "64", "96"]
+    ref = np.asarray(get_embedder("ngram").embed_documents([t for _, t in items]), dtype=np.float32)
+    assert np.allclose(np.vstack([v for _, v in out]), ref)
