@@ -53,6 +53,35 @@ class _ThreadStore:
         return len(self._get())
 
 
+def _store_exists(data: Path) -> bool:
+    """Whether a prior-report store has been built for this data folder — a catalog.sqlite there, or the
+    catalog on the team database ($REVIEW_DB_URL) — without creating one."""
+    from review.store import Store
+    store = Store.open_existing(data)
+    if store is None:
+        return False
+    store.close()
+    return True
+
+
+_DENSE_FILLERS: dict[str, Any] = {}  # data folder -> the background thread embedding its new passages
+
+
+def fill_dense_later(data: Path) -> None:
+    """Embed imported passages in the background (the store is searchable at once by its lexical vectors);
+    one thread per data folder at a time."""
+    from review.store import Store
+    key = str(data)
+    running = _DENSE_FILLERS.get(key)
+    if running is not None and running.is_alive():
+        return
+    store = Store(data, create=False)
+    if not store.has_dense:
+        store.close()
+        return
+    _DENSE_FILLERS[key] = store.fill_dense_in_background(workers=1)
+
+
 def users_at(data_dir: Optional[os.PathLike] = None, users_file: Optional[os.PathLike] = None):
     """The users file: --users FILE, else $REVIEW_USERS_FILE, else users.json in the data folder."""
     from review.store import default_data_dir
@@ -88,7 +117,7 @@ class Services:
         url = db_url or os.environ.get("REVIEW_DB_URL", "").strip() or f"sqlite:///{data / 'signoff.sqlite'}"
         users = users if users is not None else users_at(data_dir, users_file)
         require_login = users.configured  # a damaged users file raises here: never "no users" by accident
-        store = _ThreadStore(data) if (data / "catalog.sqlite").exists() else None
+        store = _ThreadStore(data) if _store_exists(data) else None
         if history_dirs:
             for d in history_dirs:
                 if not Path(d).exists():
@@ -657,4 +686,5 @@ def import_history(services: "Services", paths: list[str], progress=None) -> lis
         ts = _ThreadStore(services.data_dir)
         a.store, a.history = ts, ts
     services.history_note = f"历史库：{services.data_dir}"
+    fill_dense_later(services.data_dir)
     return outcomes
