@@ -107,6 +107,10 @@ def solve(eq: Equation, values: dict[Key, Optional[Exact]]) -> Optional[tuple[Ke
     if len(unknown) != 1:
         return None
     k = unknown[0]
+    if all(type(values[x]) is int for x in eq.cells if x != k):  # counts: plain integer arithmetic
+        lhs = sum(values[x] for x in eq.lhs if x != k)
+        rhs = sum(values[x] for x in eq.rhs if x != k)
+        return k, (rhs - lhs) if k in eq.lhs else (lhs - rhs)
     with localcontext(EXACT):
         lhs = sum(values[x] for x in eq.lhs if x != k)
         rhs = sum(values[x] for x in eq.rhs if x != k)
@@ -119,8 +123,12 @@ def holds(eq: Equation, values: dict[Key, Optional[Exact]]) -> Optional[bool]:
     Exact arithmetic: counts (ints) must add up exactly. A number written with decimals stands for the interval
     its rounding allows (Arelle's Calculations 1.1): the equation fails only when no choice of values within
     those intervals reconciles the two sides, i.e. when |lhs - rhs| exceeds the sum of the half-widths."""
-    if any(values.get(k) is None for k in eq.cells):
+    vals = [values.get(k) for k in eq.cells]
+    if any(v is None for v in vals):
         return None
+    if all(type(v) is int for v in vals):  # counts: whole numbers, exact (the common case, kept fast)
+        n = len(eq.lhs)
+        return sum(vals[:n]) == sum(vals[n:])
     with localcontext(EXACT):
         gap = abs(sum(values[k] for k in eq.lhs) - sum(values[k] for k in eq.rhs))
         slack = sum(half_width(values[k]) for k in eq.cells)

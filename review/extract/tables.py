@@ -20,7 +20,7 @@ from review.extract.layouts import next_part, part4_row
 from review.extract.tokens import Tok
 from review.identities import Equation, application_equations, holds, solve
 from review.models import AppealCell, ApplicationCell, CellState, DisclosureCell, TableSpan
-from review.templates import Block, Column, Template, templates
+from review.templates import Block, Column, Template, template, templates
 from review.text import Exact, is_integral, norm, to_wan
 
 _BLOCK = re.compile(r"第二十条第\(?([一二三四五六七八九十]+)\)?项")
@@ -208,9 +208,12 @@ def _label_parts(label: str) -> tuple[Optional[str], str]:
     return _enum_number(c), _ENUM.sub("", c)
 
 
-def _loose(rows, start: int, c: str):
+@lru_cache(maxsize=4096)
+def _loose(fmt: str, start: int, c: str):
     """The row among the next few of the template whose label this one resembles, if exactly one does:
-    a typo or a dropped character ("2.其他法律行政法止公开") must not lose the row."""
+    a typo or a dropped character ("2.其他法律行政法止公开") must not lose the row. (Cached: header cells and
+    group labels come back in every report.)"""
+    rows = template(fmt).applications.rows
     body = _ENUM.sub("", c)
     if len(body) < 4:
         return None
@@ -246,7 +249,7 @@ def _row_matcher(t: Template):
                 continue
             if _hits(r, c):
                 return RowRead(r.code, tok)
-        r = _loose(rows, start, c)
+        r = _loose(t.format, start, c)
         return RowRead(r.code, tok, loose=True) if r is not None else None
 
     return match

@@ -144,8 +144,10 @@ def count_invalid(r: Rule, ctx: Context):
     for table, c, row in _all_cells(ctx):
         if c.state != CellState.number:
             continue
-        kind = _column_kind(ctx, table, c.column)
         v = c.value
+        if type(v) is int and v >= 0:  # a non-negative whole number is right in every column (the common case)
+            continue
+        kind = _column_kind(ctx, table, c.column)
         bad = None
         if kind in ("count", "delta") and not is_integral(v):
             bad = "件数应为整数"
