@@ -311,8 +311,13 @@ def place_group_run(vals: Sequence[Tok], n_groups: int, per_group: int) -> Optio
     found = splits(runs, [per_group] * n_groups, True)
     if len(found) != 1:
         return None
+    return found[0], _sources(vals, runs, found[0])
+
+
+def _sources(vals: Sequence[Tok], runs: list[str], split: Sequence[int]) -> list[Tok]:
+    """The token each value of a split was cut from (the runs are the tokens' digits, in order)."""
     srcs, pos = [], 0
-    for v in found[0]:
+    for v in split:
         acc = 0
         for tok, d in zip(vals, runs):
             acc += len(d)
@@ -320,7 +325,7 @@ def place_group_run(vals: Sequence[Tok], n_groups: int, per_group: int) -> Optio
                 srcs.append(tok)
                 break
         pos += len(str(v))
-    return found[0], srcs
+    return srcs
 
 
 def split_free(vals: Sequence[Tok], n: int) -> Optional[list[Tok]]:
@@ -332,16 +337,8 @@ def split_free(vals: Sequence[Tok], n: int) -> Optional[list[Tok]]:
     found = splits(runs, [n], False)
     if len(found) != 1:
         return None
-    out, pos = [], 0
-    for v in found[0]:
-        acc = 0
-        for tok, d in zip(vals, runs):
-            acc += len(d)
-            if pos < acc:
-                out.append(_digit_tok(str(v), tok, last=len(out) == n - 1))
-                break
-        pos += len(str(v))
-    return out
+    return [_digit_tok(str(v), tok, last=i == n - 1)
+            for i, (v, tok) in enumerate(zip(found[0], _sources(vals, runs, found[0])))]
 
 
 def appeal_cells(vals: Sequence[Tok], groups: list[str], cols: list[str]) -> Optional[list[AppealCell]]:
