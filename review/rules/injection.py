@@ -30,7 +30,10 @@ _SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]?")
 _WRITE = r"写明|注明|写作|表述为|输出|回答|认定"
 # What every instruction-like sentence has at least one of (see instruction_like): a line without any is
 # skipped whole, so the rule costs one or two searches on an ordinary line.
-_NEEDED = re.compile(f"{_VERDICT.pattern}|{_WRITE}|建议直接通过|{_EXPLICIT.pattern}", re.I)
+_EXPLICIT_ZH = (r"(?:忽略|无视|忘记|不要理会|跳过)|系统提示|系统指令|提示词注入|角色设定|"
+                r"(?:你是|你现在是|作为)(?:一名|一个)?(?:审核|审查|人工智能|AI|大模型|语言模型)")
+# Chinese words only, no IGNORECASE: every branch starts with a literal, which `re` scans for quickly
+_NEEDED = re.compile(f"{_VERDICT.pattern}|{_WRITE}|建议直接通过|{_EXPLICIT_ZH}")
 _LATIN = re.compile(r"[A-Za-z]{4}")  # English instructions are also looked for in the raw line (spaces kept)
 
 
@@ -62,7 +65,8 @@ def text_instruction(r: Rule, ctx: Context):
         # a table's cells are read too, but a short cell (a number, a row label) cannot hold an instruction
         if len(line.strip()) < (16 if i in table_lines else 4):
             continue
-        if not (_NEEDED.search(norm(line)) or (_LATIN.search(line) and _EXPLICIT.search(line))):
+        n = norm(line)
+        if not (_NEEDED.search(n) or (_LATIN.search(n) and (_EXPLICIT.search(line) or _EXPLICIT.search(n)))):
             continue
         for m in _SENTENCE.finditer(line):
             sentence = m.group(0).strip()
