@@ -70,11 +70,31 @@ def _summary(out: Path) -> list[dict]:
 
 # ----------------------------------------------------------------------------------------------- batch
 
+def _long_pdf(path: Path, pages: int = 12) -> Path:
+    """A long report-like PDF (within the page limit) whose reading takes a few seconds: a worker to kill."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    c = canvas.Canvas(str(path), pagesize=A4)
+    for page in range(pages):
+        c.setFont("STSong-Light", 10)
+        if page == 0:
+            c.drawString(40, 815, "某某市某某局2020年政府信息公开工作年度报告")
+        for i in range(60):
+            c.drawString(40, 800 - 13 * i, f"第{page + 1}页第{i + 1}行：本机关依法做好政府信息公开工作，全年主动公开政府信息{i}条。")
+        c.showPage()
+    c.save()
+    return path
+
+
 def test_a_killed_worker_marks_its_file_unreadable_and_the_run_goes_on(pdfs, tmp_path):
     inp = tmp_path / "in"
     inp.mkdir()
+    _long_pdf(inp / "a_long.pdf")  # sorted first: the first worker reads it, long enough to be seen and killed
     for p in pdfs:
-        (inp / f"a_{p.name}").write_bytes(p.read_bytes())  # sorted first: the first workers read PDFs
+        (inp / f"b_{p.name}").write_bytes(p.read_bytes())
     for p in TXT:
         (inp / p.name).write_bytes(p.read_bytes())
     out = tmp_path / "out"
@@ -83,7 +103,7 @@ def test_a_killed_worker_marks_its_file_unreadable_and_the_run_goes_on(pdfs, tmp
     deadline = time.monotonic() + 60
     while killed is None and time.monotonic() < deadline and proc.poll() is None:
         for child in _children(proc.pid):
-            time.sleep(0.2)
+            time.sleep(0.2)  # a worker that still lives after this is reading the long PDF
             if _alive(child):
                 os.kill(child, signal.SIGKILL)  # the fault: a worker dies (OOM killer, a crash)
                 killed = child
@@ -93,7 +113,7 @@ def test_a_killed_worker_marks_its_file_unreadable_and_the_run_goes_on(pdfs, tmp
     assert killed is not None, "no worker was seen"
     assert "Traceback" not in stderr and "BrokenProcessPool" not in stderr
     rows = _summary(out)
-    assert len(rows) == 5
+    assert len(rows) == 6
     dead = [r for r in rows if r["状态"] == "无法读取"]
     assert len(dead) == 1 and "异常退出" in dead[0]["主要问题"] and "signal 9" in dead[0]["主要问题"]
     assert all(r["机关"] for r in rows if r["状态"] != "无法读取")  # the other four were reviewed
