@@ -317,16 +317,7 @@ class ChatSession:
                              for f in rv.result.findings if f.status == "fail") or "（无）"
         findings = tokens.truncate(as_data(findings), budget * 3 // 10)
         lines = _relevant_lines(rv, question)
-        excerpt, given = [], set()
-        left = budget * 45 // 100
-        for n in lines:
-            row = f"〔第{n}行〕{as_data(rv.report.lines[n - 1].strip())}"
-            cost = tokens.count(row)
-            if cost > left:
-                break
-            excerpt.append(row)
-            given.add(n)
-            left -= cost
+        excerpt, given = _numbered_rows(rv.report.lines, lines, budget * 45 // 100, as_data)
         hits = []
         if self.a.store is not None:
             part = _part_of(question)
@@ -481,18 +472,23 @@ def _excerpt(report: Report, finding: Finding, around: int = 2) -> tuple[str, se
         if s:
             wanted |= set(range(s.line, min(s.line + 6, s.end_line + 1)))
     keep = sorted({n for w in wanted for n in range(w - around, w + around + 1) if 1 <= n <= len(report.lines)})
-    rows, given, left = [], set(), 1200
-    for n in keep:
-        if not report.lines[n - 1].strip():
-            continue
-        row = f"〔第{n}行〕{report.lines[n - 1].strip()}"
+    rows, given = _numbered_rows(report.lines, [n for n in keep if report.lines[n - 1].strip()], 1200)
+    return ("\n".join(rows) or "（无相关行）"), given
+
+
+def _numbered_rows(lines: list[str], numbers, left: int, text=lambda s: s) -> tuple[list[str], set[int]]:
+    """The lines `numbers` as "〔第N行〕…" rows, in order, while they fit in `left` tokens: (rows, the line
+    numbers given). `text` shapes a line's text (escaping it as data)."""
+    rows, given = [], set()
+    for n in numbers:
+        row = f"〔第{n}行〕{text(lines[n - 1].strip())}"
         cost = tokens.count(row)
         if cost > left:
             break
         rows.append(row)
         given.add(n)
         left -= cost
-    return ("\n".join(rows) or "（无相关行）"), given
+    return rows, given
 
 
 def _relevant_lines(rv: Reviewed, question: str) -> list[int]:
