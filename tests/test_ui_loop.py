@@ -47,7 +47,11 @@ def test_sign_off_20_reports_by_keyboard(app, page):
     # the team's stock comments, edited on the page (stored in the data folder)
     page.get_by_role("tab", name="审核结论与记录").click()
     page.get_by_text("常用意见（全组共用").click()
-    page.locator("#nb-stock-text textarea").fill("\n".join(STOCK))
+    stock = page.locator("#nb-stock-text textarea")
+    expect(stock).to_be_visible()  # the accordion has opened
+    stock.fill("\n".join(STOCK))
+    stock.blur()  # the page has taken the new text before the save is clicked
+    expect(stock).to_have_value("\n".join(STOCK))
     page.locator("#nb-stock-save").click()
     expect(page.locator("[data-testid=toast-body]").filter(has_text="已保存常用意见 2 条").first).to_be_visible()
     assert json.loads((app.data / "comments.json").read_text(encoding="utf-8"))["comments"] == STOCK
