@@ -218,8 +218,11 @@ def cache_info() -> str:
 
 
 def clear_caches() -> None:
+    from review.extract import tokens
+
     review_text.norm.cache_clear()
     review_text.parse_number.cache_clear()
+    tokens.pieces_cache_clear()
 
 
 # ------------------------------------------------------------------------------------------ parts

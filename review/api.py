@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional, Union
 
 from review.extract import extract
 from review.history import FolderHistory, History, find_prior
-from review.ingest import load
+from review.ingest import limits, load
 from review.models import Document, IngestError, Meta, Report, ReviewResult
 from review.rules import RULES_VERSION, run
 
@@ -35,7 +35,8 @@ def review_document(doc: Document, history: Optional[History] = None) -> tuple[R
 def check(source: Source, name: Optional[str] = None, history: Optional[History] = None) -> ReviewResult:
     """Review one report. Raises IngestError (Chinese and English message) if it cannot be read.
     `history`: where to find the agency's earlier reports for the cross-year rules (a Store, a FolderHistory)."""
-    return review_document(load(source, name), history)[1]
+    with limits.pinned():
+        return review_document(load(source, name), history)[1]
 
 
 def failed(source: str, error: IngestError) -> ReviewResult:
@@ -65,10 +66,13 @@ def trim_caches() -> None:
     9 MiB per 1,000 varied reports, measured by bench/bench_cli.py --plateau), so a long run empties them now and
     then and its memory stays flat."""
     from review import text
+    from review.extract import tokens
     for fn in (text.norm, text.parse_number):
         info = getattr(fn, "cache_info", None)
         if info is not None and info().currsize > CACHE_KEEP:
             fn.cache_clear()
+    if len(tokens._PIECES) > CACHE_KEEP:
+        tokens.pieces_cache_clear()
 
 
 def check_paths(paths: Iterable[Union[str, os.PathLike]], history: Optional[History] = None) -> Iterator[ReviewResult]:

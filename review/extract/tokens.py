@@ -85,9 +85,31 @@ def _split_joined(text: str) -> list[str]:
     return [text]
 
 
+def _pieces(raw: str, grid: bool) -> tuple[tuple[str, str, str, Optional[Num]], ...]:
+    """A stripped cell as (text, normalised, kind, number) pieces: a real table's cell is one piece; a text
+    cell may be two joined ones (_split_joined)."""
+    out = []
+    for piece in ((raw,) if grid else _split_joined(raw)):
+        kind, num = _kind(piece)
+        out.append((piece, norm(piece) if len(piece) <= _LONG else piece, kind, num))  # prose: matched against nothing
+    return tuple(out)
+
+
+# Cells repeat across reports (the template's labels, small numbers, "/"): their pieces are kept.
+# Emptied with review.text's caches (review.api.trim_caches) in long runs.
+_PIECES: dict[tuple[str, bool], tuple] = {}
+_PIECES_MAX = 1 << 15
+
+
+def pieces_cache_clear() -> None:
+    _PIECES.clear()
+
+
 def tokenize(doc: Document) -> list[Tok]:
     grid_lines = set(doc.grid_lines)
     toks: list[Tok] = []
+    append = toks.append
+    cache = _PIECES
     for i, line in view(doc):  # the document's lines, text layouts normalised (review/extract/layouts.py)
         if not line.strip():
             continue
@@ -96,11 +118,18 @@ def tokenize(doc: Document) -> list[Tok]:
         grid = i in grid_lines
         for c, raw in enumerate(cells):
             raw = raw.strip()
-            pieces = [raw] if grid else _split_joined(raw)
-            for piece in pieces:
-                kind, num = _kind(piece)
+            if len(raw) > _LONG:  # prose: one text token
+                append(Tok(raw, raw, i, c if multi else None, grid, None, "text"))
+                continue
+            key = (raw, grid)
+            pieces = cache.get(key)
+            if pieces is None:
+                pieces = _pieces(raw, grid)
+                if len(cache) < _PIECES_MAX:
+                    cache[key] = pieces
+            col = c if multi else None
+            for piece, n, kind, num in pieces:
                 if kind == "blank" and not multi:
                     continue
-                n = norm(piece) if len(piece) <= _LONG else piece  # prose: matched against nothing
-                toks.append(Tok(piece, n, i, c if multi else None, grid, num, kind))
+                append(Tok(piece, n, i, col, grid, num, kind))
     return toks

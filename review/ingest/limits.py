@@ -64,8 +64,24 @@ class Limits:
 ENV = {f.name: "REVIEW_" + f.name.upper() for f in fields(Limits)}
 
 
+_PINNED: contextvars.ContextVar[Optional[Limits]] = contextvars.ContextVar("review_limits", default=None)
+
+
+@contextmanager
+def pinned():
+    """Read the limits once for the work inside (one file's review asks for them at every step)."""
+    token = _PINNED.set(current())
+    try:
+        yield
+    finally:
+        _PINNED.reset(token)
+
+
 def current() -> Limits:
     """The limits in force: the defaults, overridden by REVIEW_MAX_* environment variables (bad values ignored)."""
+    lim = _PINNED.get()
+    if lim is not None:
+        return lim
     kw = {}
     for f in fields(Limits):
         raw = os.environ.get(ENV[f.name], "").strip()

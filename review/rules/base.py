@@ -43,6 +43,21 @@ class Context:
             self._index["appeals"] = {(c.group, c.column): c for c in self.report.tables.appeals}
         return self._index["appeals"]
 
+    def cells_by_state(self) -> dict:
+        """{state: [(position, table, cell, its row/item/group), ...]} over the three tables, in order (built
+        once: four rules walk every cell)."""
+        if "states" not in self._index:
+            by: dict = {}
+            t = self.report.tables
+            n = 0
+            for table, cells, fld in (("disclosure", t.disclosure, "item"), ("applications", t.applications, "row"),
+                                      ("appeals", t.appeals, "group")):
+                for c in cells:
+                    by.setdefault(c.state, []).append((n, table, c, getattr(c, fld)))
+                    n += 1
+            self._index["states"] = by
+        return self._index["states"]
+
     def disclosure(self, item: str, column: str) -> Optional[DisclosureCell]:
         return next((c for c in self.report.tables.disclosure if c.item == item and c.column == column), None)
 

@@ -113,13 +113,13 @@ rule("appeals-group-total", "error", "表四：结果维持、结果纠正、其
 _ROW_FIELD = {"disclosure": "item", "applications": "row", "appeals": "group"}
 
 
-def _all_cells(ctx: Context):
-    """(table, cell, its row/item/group) for every cell of the three tables."""
-    t = ctx.report.tables
-    for table, cells in (("disclosure", t.disclosure), ("applications", t.applications), ("appeals", t.appeals)):
-        field = _ROW_FIELD[table]
-        for c in cells:
-            yield table, c, getattr(c, field)
+def _cells_in(ctx: Context, *states: CellState) -> list:
+    """(table, cell, its row/item/group) for every cell in one of `states`, in table order."""
+    by = ctx.cells_by_state()
+    found = [x for s in states for x in by.get(s, ())]
+    if len(states) > 1:
+        found.sort(key=lambda x: x[0])  # the tables' own order, the states interleaved as they stand
+    return [x[1:] for x in found]
 
 
 def _ref(table: str, c, row: str) -> dict:
@@ -141,9 +141,7 @@ def _column_kind(ctx: Context, table: str, column: str) -> str:
       "年报格式 表二至表四（件数以“件”“个”计；本年增/减可为负数）")
 def count_invalid(r: Rule, ctx: Context):
     """A count must be a whole number and not negative; 本年增/减 may be negative; amounts (万元) may have decimals."""
-    for table, c, row in _all_cells(ctx):
-        if c.state != CellState.number:
-            continue
+    for table, c, row in _cells_in(ctx, CellState.number):
         v = c.value
         if type(v) is int and v >= 0:  # a non-negative whole number is right in every column (the common case)
             continue
@@ -203,9 +201,9 @@ def _state_rule(state: CellState, describe: str, advice: str):
     """One finding per table and column (columns with the very same rows share one), listing the rows."""
     def check(r: Rule, ctx: Context):
         by_column: dict[tuple[str, str], list] = defaultdict(list)
-        for table, c, row in _all_cells(ctx):
-            if c.state == state or (state == CellState.unreadable and c.state == CellState.inferred):
-                by_column[(table, c.column)].append((row, c))
+        states = (state, CellState.inferred) if state == CellState.unreadable else (state,)
+        for table, c, row in _cells_in(ctx, *states):
+            by_column[(table, c.column)].append((row, c))
         groups: dict[tuple, list[str]] = defaultdict(list)  # (table, rows) -> columns
         for (table, column), found in by_column.items():
             groups[(table, tuple(row for row, _ in found))].append(column)
