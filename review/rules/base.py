@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from decimal import Decimal
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 from review.models import (AppealCell, ApplicationCell, Cell, CellState, DisclosureCell, Evidence, Finding, Report,
                            ReviewResult, RuleInfo, Severity)
@@ -42,6 +42,12 @@ class Context:
         if "appeals" not in self._index:
             self._index["appeals"] = {(c.group, c.column): c for c in self.report.tables.appeals}
         return self._index["appeals"]
+
+    def memo(self, key, make: Callable[[], Any]) -> Any:
+        """`make()` once per report for `key`: what several rules derive from the same cells."""
+        if key not in self._index:
+            self._index[key] = make()
+        return self._index[key]
 
     def cells_by_state(self) -> dict:
         """{state: [(position, table, cell, its row/item/group), ...]} over the three tables, in order (built

@@ -52,8 +52,7 @@ def _title(eq: Equation) -> str:
     return f"{'、'.join(k[1] for k in eq.rhs)}之和等于{total}"
 
 
-def _identity_findings(r: Rule, table: str, eqs: list[Equation], cells: dict):
-    values = {k: c.value for k, c in cells.items() if c.state in _NUMERIC}
+def _identity_findings(r: Rule, table: str, eqs: list[Equation], cells: dict, values: dict):
     for eq in eqs:
         if not any(k in cells for k in eq.cells):
             continue  # the table or this part of it was not found: reported by table rules
@@ -86,9 +85,10 @@ def _identity_rule(ident_id: str, table: str):
         if t is None:
             return
         cells = ctx.applications() if table == "applications" else ctx.appeals()
+        values = ctx.memo(("values", table), lambda: {k: c.value for k, c in cells.items() if c.state in _NUMERIC})
         eqs = (application_equations(t, frozenset(k[0] for k in cells)) if table == "applications"
                else appeal_equations(t))
-        yield from _identity_findings(r, table, [e for e in eqs if e.identity == ident_id], cells)
+        yield from _identity_findings(r, table, [e for e in eqs if e.identity == ident_id], cells, values)
     return check
 
 
