@@ -342,6 +342,11 @@ KINDS: list[Kind] = [
          _fixed(_disc(("政府集中采购",), ("采购总金额",), "表二“政府集中采购”采购总金额", "万元")), amount=True,
          keywords=("政府集中采购",)),
 ]
+
+# The subjects a follow-up kind needs; every subject kind comes before the follow-ups that need it, so a sentence
+# in which no subject was claimed yet skips the follow-ups' patterns.
+_NEEDS = {k.needs: frozenset(k.needs.split("|")) for k in KINDS if k.needs}
+assert all(any(s.subject in _NEEDS[k.needs] for s in KINDS[:i]) for i, k in enumerate(KINDS) if k.needs)
 _KEYWORDS = tuple(sorted({k for kind in KINDS for k in kind.keywords}))
 _KEYWORD = re.compile("|".join(map(re.escape, _KEYWORDS)))
 _DIGIT_OR_NONE = re.compile(rf"\d|{_NONE}")
@@ -458,9 +463,13 @@ def _line_at(starts: list[tuple[int, int]], base: int, at: int) -> int:
 def _sentence_claims(ctx: Context, s: str, line_of: Callable[[int], int]) -> list[Claim]:
     found: list[Claim] = []
     taken: list[tuple[int, int]] = []
+    subjects: set[str] = set()  # the subjects claimed so far in this sentence
     for kind in KINDS:
-        if kind.keywords and not any(k in s for k in kind.keywords) and kind.needs is None:
-            continue
+        if kind.needs is None:
+            if kind.keywords and not any(k in s for k in kind.keywords):
+                continue
+        elif subjects.isdisjoint(_NEEDS[kind.needs]):
+            continue  # a follow-up without its subject in the sentence is never a claim (see below)
         for pat in kind.patterns:
             for m in pat.finditer(s):
                 a, b = (m.start(), m.end()) if kind.zero else (m.start("num"), m.end("num"))
@@ -468,6 +477,8 @@ def _sentence_claims(ctx: Context, s: str, line_of: Callable[[int], int]) -> lis
                     continue
                 taken.append((a, b))
                 found.append(Claim(kind, m, s, m.start(), line_of(m.start())))
+                if kind.subject:
+                    subjects.add(kind.subject)
     found.sort(key=lambda c: c.start)
     subject: Optional[Claim] = None
     out = []
