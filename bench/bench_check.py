@@ -222,7 +222,7 @@ def clear_caches() -> None:
 
     review_text.norm.cache_clear()
     review_text.parse_number.cache_clear()
-    tokens.pieces_cache_clear()
+    tokens._pieces.cache_clear()
 
 
 # ------------------------------------------------------------------------------------------ parts

@@ -54,6 +54,7 @@ from pathlib import Path
 import psutil
 from review.api import check_paths_rendered
 from review import text
+from review.extract import tokens
 files = sorted(Path(sys.argv[1]).iterdir())
 marks = {int(m) for m in sys.argv[2].split(",")}
 proc = psutil.Process()
@@ -61,13 +62,15 @@ for i, line in enumerate(check_paths_rendered(files, render=lambda r: r.model_du
     if i in marks:
         print(json.dumps({"reports": i, "rss_mib": round(proc.memory_info().rss / 2**20, 1),
                           "norm_cache": text.norm.cache_info().currsize,
-                          "number_cache": text.parse_number.cache_info().currsize}), flush=True)
+                          "number_cache": text.parse_number.cache_info().currsize,
+                          "cell_cache": tokens._pieces.cache_info().currsize}), flush=True)
 """
 
 
 def plateau(folder: Path, n: int, env: dict) -> None:
     """Resident memory of one reviewing process after 100 ... n reports (results dropped as `review check` does):
-    what grows is review/text.py's bounded lru_caches (norm: 65,536 entries, parse_number: 16,384), then it stays."""
+    what grows is the bounded LRU caches (review/text.py's norm: 4,096 entries, parse_number: 2,048; the tokenizer's
+    cell pieces: 4,096), then it stays."""
     import subprocess
     marks = [m for m in (100, 250, 500, 1000, 2000, 3000, 4000, 5000, 7500, 10000) if m <= n]
     p = subprocess.run([sys.executable, "-c", PLATEAU, str(folder), ",".join(map(str, marks))], cwd=ROOT, env=env,
@@ -76,7 +79,7 @@ def plateau(folder: Path, n: int, env: dict) -> None:
     for line in p.stdout.splitlines():
         d = json.loads(line)
         print(f"  {d['reports']:>6} reports: {d['rss_mib']:6.1f} MiB   norm cache {d['norm_cache']:>6}, "
-              f"number cache {d['number_cache']:>6}")
+              f"number cache {d['number_cache']:>6}, cell cache {d['cell_cache']:>6}")
 
 
 def main() -> int:

@@ -57,33 +57,13 @@ def expand(paths: Iterable[Union[str, os.PathLike]]) -> Iterator[str]:
             yield str(p)
 
 
-CACHE_KEEP = 4096  # entries review.text's string caches may hold between files of a long run
-
-
-def trim_caches() -> None:
-    """Empty review.text's lru_caches when they hold more than CACHE_KEEP entries. They pay off within a report
-    and for the template's labels; across thousands of reports they fill with one-off prose and numbers (about
-    9 MiB per 1,000 varied reports, measured by bench/bench_cli.py --plateau), so a long run empties them now and
-    then and its memory stays flat."""
-    from review import text
-    from review.extract import tokens
-    for fn in (text.norm, text.parse_number):
-        info = getattr(fn, "cache_info", None)
-        if info is not None and info().currsize > CACHE_KEEP:
-            fn.cache_clear()
-    if len(tokens._PIECES) > CACHE_KEEP:
-        tokens.pieces_cache_clear()
-
-
 def check_paths(paths: Iterable[Union[str, os.PathLike]], history: Optional[History] = None) -> Iterator[ReviewResult]:
     """Review each file in order; a file that cannot be read gives a result with `error` set."""
-    for i, p in enumerate(expand(paths), 1):
+    for p in expand(paths):
         try:
             yield check(p, history=history)
         except IngestError as e:
             yield failed(p, e)
-        if i % 100 == 0:
-            trim_caches()
 
 
 # --------------------------------------------------------------------------- parallel, in order
@@ -108,7 +88,6 @@ def _worker_init(history: Optional[History], render: Callable[[ReviewResult], An
 
 
 def _worker_check(paths: list[str]) -> list[Any]:
-    trim_caches()
     out = []
     for p in paths:
         try:

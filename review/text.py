@@ -48,7 +48,10 @@ def norm_text(s: str) -> str:
     return "".join(nfkc(s).split())  # str.split() and re's \s are the same Unicode whitespace
 
 
-@lru_cache(maxsize=1 << 16)
+# The caches below are LRU and small: the template's labels, small numbers and a report's own lines stay hot, one-off
+# prose falls out, and a run of any length keeps a flat memory (bench/bench_cli.py --plateau). Emptying them instead
+# (as review.api did every 100 files, and a worker every 8) cost a run on two workers 15% more CPU time.
+@lru_cache(maxsize=4096)
 def norm(s: str) -> str:
     """norm_text, cached: cells, labels and lines come back again and again."""
     return norm_text(s)
@@ -81,7 +84,7 @@ class Num:
     raw: str
 
 
-@lru_cache(maxsize=1 << 14)
+@lru_cache(maxsize=2048)
 def parse_number(raw: str) -> Optional[Num]:
     """The number a cell states, or None if it is not exactly one number."""
     if raw.isdigit() and raw.isascii():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Optional
 
 from review.extract.layouts import view
@@ -85,6 +86,7 @@ def _split_joined(text: str) -> list[str]:
     return [text]
 
 
+@lru_cache(maxsize=4096)  # cells repeat across reports: the template's labels, small numbers, "/"
 def _pieces(raw: str, grid: bool) -> tuple[tuple[str, str, str, Optional[Num]], ...]:
     """A stripped cell as (text, normalised, kind, number) pieces: a real table's cell is one piece; a text
     cell may be two joined ones (_split_joined)."""
@@ -95,21 +97,10 @@ def _pieces(raw: str, grid: bool) -> tuple[tuple[str, str, str, Optional[Num]], 
     return tuple(out)
 
 
-# Cells repeat across reports (the template's labels, small numbers, "/"): their pieces are kept.
-# Emptied with review.text's caches (review.api.trim_caches) in long runs.
-_PIECES: dict[tuple[str, bool], tuple] = {}
-_PIECES_MAX = 1 << 15
-
-
-def pieces_cache_clear() -> None:
-    _PIECES.clear()
-
-
 def tokenize(doc: Document) -> list[Tok]:
     grid_lines = set(doc.grid_lines)
     toks: list[Tok] = []
     append = toks.append
-    cache = _PIECES
     for i, line in view(doc):  # the document's lines, text layouts normalised (review/extract/layouts.py)
         if not line.strip():
             continue
@@ -121,14 +112,8 @@ def tokenize(doc: Document) -> list[Tok]:
             if len(raw) > _LONG:  # prose: one text token
                 append(Tok(raw, raw, i, c if multi else None, grid, None, "text"))
                 continue
-            key = (raw, grid)
-            pieces = cache.get(key)
-            if pieces is None:
-                pieces = _pieces(raw, grid)
-                if len(cache) < _PIECES_MAX:
-                    cache[key] = pieces
             col = c if multi else None
-            for piece, n, kind, num in pieces:
+            for piece, n, kind, num in _pieces(raw, grid):
                 if kind == "blank" and not multi:
                     continue
                 append(Tok(piece, n, i, col, grid, num, kind))
