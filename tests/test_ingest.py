@@ -421,3 +421,28 @@ def test_content_sniffing_beats_a_wrong_name(report_pdf):
     html = load(b"  <html><body><p>\xe4\xb8\x80</p></body></html>", name="page.doc")
     assert (html.kind, html.lines) == ("html", ["一"])
     assert load(_docx_bytes()).kind == "docx"
+
+
+def test_a_file_larger_than_its_stat_size_is_read_whole_and_still_capped(tmp_path, monkeypatch):
+    """The reader asks for the size os.stat gave; a file that grew since (a copy still being written) is read on,
+    up to the size limit, never past it."""
+    import os as _os
+    import review.ingest as ingest_mod
+    from review.ingest import limits as lim
+
+    p = tmp_path / "growing.txt"
+    p.write_bytes(b"x" * 5000)
+    real_stat = _os.stat
+
+    class Shrunk:
+        def __init__(self, st):
+            self._st = st
+
+        def __getattr__(self, k):
+            return 10 if k == "st_size" else getattr(self._st, k)
+
+    monkeypatch.setattr(ingest_mod.os, "stat", lambda path, *a, **kw: Shrunk(real_stat(path, *a, **kw)))
+    assert len(ingest_mod._read_regular(p, "growing.txt")) == 5000
+    monkeypatch.setenv("REVIEW_MAX_FILE_MB", str(2000 / 2**20))  # a cap of 2,000 bytes
+    with pytest.raises(lim.LimitError):
+        ingest_mod._read_regular(p, "growing.txt")

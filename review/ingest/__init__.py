@@ -131,7 +131,12 @@ def _read_regular(path: Path, name: str) -> bytes:
     try:
         limits.check_size(st.st_size)
         with open(path, "rb", opener=lambda p, f: os.open(p, f | os.O_NONBLOCK)) as f:
-            data = f.read(cap + 1)  # bounded: a file that grows while it is read is still refused
+            # bounded: a file that grows while it is read is still refused. Asking for the size it has (not the
+            # cap: f.read(n) allocates n bytes first, 50 MiB for every small file) and reading on if it grew.
+            want = min(cap, st.st_size) + 1
+            data = f.read(want)
+            if len(data) == want and want <= cap:
+                data += f.read(cap + 1 - len(data))
         limits.check_size(len(data))
     except limits.LimitError as e:
         raise e.with_source(name) from None
