@@ -22,8 +22,23 @@ class Run:
     per_pid: dict = field(default_factory=dict)
 
 
+def run_timed(cmd: list[str], cwd: Optional[str] = None, env: Optional[dict] = None,
+              stdout_path: Optional[str] = None) -> Run:
+    """The wall time of a command alone: no sampler competing with it for the cores (memory figures: 0)."""
+    out = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.PIPE)
+    seconds = time.perf_counter() - t0
+    if stdout_path:
+        out.close()
+    return Run(seconds=seconds, returncode=p.returncode, peak_total_mib=0.0, peak_main_mib=0.0, peak_child_mib=0.0,
+               children=0, stderr=p.stderr.decode("utf-8", "replace"))
+
+
 def run_sampled(cmd: list[str], cwd: Optional[str] = None, env: Optional[dict] = None, interval: float = 0.01,
                 stdout_path: Optional[str] = None) -> Run:
+    """Run a command and sample its process tree's memory every `interval` s. The sampler takes CPU time of its
+    own (psutil reads /proc for every process 100 times a second): time with run_timed, not with this."""
     out = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.PIPE)

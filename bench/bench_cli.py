@@ -6,8 +6,8 @@ Inputs: the 8 fixtures/*.txt varied as bench/bench_check.py varies them (agency,
 no cache makes a copy free. For each size: the floor (a fresh Python process that reads every file, decodes it,
 splits it into lines and whitespace tokens and writes a JSON array of the counts), then `review check --json
 --no-store` with the default workers (the CPUs) and with --workers 1. Reported: wall seconds (median of
---repeat), reports/s, the ratio to the floor, and peak memory per process and in total (psutil, sampled every
-10 ms). The output is checked: one JSON array, one object per file, in order.
+--repeat, each run timed alone), reports/s, the ratio to the floor, and peak memory per process and in total
+(psutil, sampled every 10 ms in one more run: the sampler's own CPU use would slow a timed run on two cores). The output is checked: one JSON array, one object per file, in order.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _proc import run_sampled  # noqa: E402
+from _proc import run_sampled, run_timed  # noqa: E402
 
 FLOOR = r"""
 import json, sys
@@ -111,8 +111,8 @@ def main() -> int:
             floor = None
             for name, cmd in runs.items():
                 results = []
-                for _ in range(args.repeat):
-                    r = run_sampled(cmd, cwd=str(ROOT), env=env, stdout_path=str(work / "out.json"))
+                for _ in range(args.repeat):  # timed alone: a memory sampler would take CPU from the command
+                    r = run_timed(cmd, cwd=str(ROOT), env=env, stdout_path=str(work / "out.json"))
                     if r.returncode not in (0, 1):
                         raise SystemExit(f"{name} failed ({r.returncode}): {r.stderr[-2000:]}")
                     results.append(r)
@@ -121,7 +121,7 @@ def main() -> int:
                     p.name for p in inputs.iterdir()), "the output is not one object per file in order"
                 med = statistics.median(r.seconds for r in results)
                 floor = floor or med
-                peak = max(results, key=lambda r: r.peak_total_mib)
+                peak = run_sampled(cmd, cwd=str(ROOT), env=env, stdout_path=str(work / "out.json"))  # memory
                 print(f"{n:>6} {name:<22} {med:>8.2f} {n / med:>8.0f} {med / floor:>8.1f} {peak.peak_main_mib:>9.0f} "
                       f"{peak.peak_child_mib:>10.0f} {peak.peak_total_mib:>9.0f}   (runs: "
                       + ", ".join(f"{r.seconds:.2f}" for r in results) + ")", flush=True)
