@@ -146,12 +146,24 @@ def test_a_file_over_the_time_limit_is_stopped_and_resumed_runs_still_say_so(tmp
 
 
 def test_a_worker_over_its_memory_cap_fails_its_file_not_the_run(tmp_path, monkeypatch):
-    monkeypatch.setenv(batch.ENV_WORKER_MB, "1")  # any real allocation beyond what the worker inherited fails
+    monkeypatch.setenv(batch.ENV_WORKER_MB, "32")  # growth allowed beyond what the worker inherited
+    real = batch.review_one
+    hog = tmp_path / "hog.txt"
+    hog.write_bytes(TXT[1].read_bytes())
+
+    def review_one(path, name, out):  # the fault: a reader that takes 256 MiB on this file (the worker inherits it)
+        if name.endswith("hog.txt"):
+            blocks = [bytearray(2**20) for _ in range(256)]
+            del blocks
+        return real(path, name, out)
+    monkeypatch.setattr(batch, "review_one", review_one)
     t0 = time.monotonic()
-    rep = batch.run(TXT, tmp_path / "out", workers=2, timeout=60)
-    assert time.monotonic() - t0 < 60 and rep.unreadable == 2
-    rows = _summary(tmp_path / "out")
-    assert all(r["状态"] == "无法读取" and ("MemoryError" in r["主要问题"] or "异常退出" in r["主要问题"]) for r in rows)
+    rep = batch.run([hog, TXT[0]], tmp_path / "out", workers=2, timeout=60)
+    assert time.monotonic() - t0 < 60 and rep.unreadable == 1
+    rows = {Path(r["文件"]).name: r for r in _summary(tmp_path / "out")}
+    assert rows["hog.txt"]["状态"] == "无法读取"
+    assert "MemoryError" in rows["hog.txt"]["主要问题"] or "异常退出" in rows["hog.txt"]["主要问题"]
+    assert rows[TXT[0].name]["状态"] != "无法读取"  # the other file, in the same run, is reviewed
 
 
 def test_a_held_output_folder_is_refused_naming_the_holder(tmp_path):
