@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from decimal import Context, Decimal
 from typing import Optional, Union
 
-_WS = re.compile(r"\s+")
 # Chinese typographic characters NFKC leaves alone but reports use interchangeably.
 _EXTRA = str.maketrans({"〔": "[", "〕": "]", "【": "[", "】": "]", "－": "-", "—": "-", "–": "-", "−": "-",
                         "、": "、", "．": ".", "。": "。", "﹒": "."})
