@@ -402,3 +402,18 @@ def test_cli_records_the_dense_head_of_a_new_store_and_refuses_another(tmp_path,
         assert s.dense_head == 48 and s.pending_dense() > 0
     p = run("index", "--data", d, "--dense-head", "64", f, env=backend.env(d))
     assert p.returncode == 2 and "48" in p.stderr
+
+
+def test_a_stopped_fill_keeps_the_batch_it_has_in_hand():
+    """Stopping (Ctrl-C in `review index`, a bench's time limit) after a batch: the next batch, embedded already
+    when the stop is seen, is still given to be written; nothing after it."""
+    import threading
+
+    from review.store import _embed_all
+    items = [(str(i), f"第{i}段：本机关全年主动公开政府信息{i}条") for i in range(200)]
+    stop = threading.Event()
+    got = []
+    for batch, _ in _embed_all("ngram", items, 2, stop):
+        got.append(batch[0][0])
+        stop.set()
+    assert got == ["0", "32"]
