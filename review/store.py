@@ -326,17 +326,20 @@ class Store:
         return spec if self.dense_head <= 0 else f"{spec}@{self.dense_head}"
 
     def _query_vectors(self, text: str) -> dict[str, Any]:
-        """The query's vector for each collection, embedded once per search (the dense one from the head of the
-        query, as the texts were)."""
-        import numpy as np
+        """The query's vector for each collection (name -> vector), embedded when first asked for and once per
+        search (the dense one from the head of the query, as the texts were)."""
+        store = self
 
-        from review.embeddings import get_embedder, head
-        out = {}
-        for name, (_, spec) in self.collections.items():
-            emb = get_embedder(spec)
-            q = head(text, self.dense_head, emb, query=True) if name == DENSE else text
-            out[name] = np.asarray(emb.embed_query(q), dtype=np.float32)
-        return out
+        class Vectors(dict):
+            def __missing__(self, name: str):
+                import numpy as np
+
+                from review.embeddings import get_embedder, head
+                emb = get_embedder(store.collections[name][1])
+                q = head(text, store.dense_head, emb, query=True) if name == DENSE else text
+                self[name] = v = np.asarray(emb.embed_query(q), dtype=np.float32)
+                return v
+        return Vectors()
 
     # ------------------------------------------------------------------ chroma
 
