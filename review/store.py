@@ -210,6 +210,7 @@ class Store:
         self._counts: dict[str, int] = {}
         if local is not None:
             self._migrate_layout_1(local)
+            self._analyze(only_if_never=True)
 
     @classmethod
     def open_existing(cls, path: Union[str, os.PathLike, None] = None, db_url: Optional[str] = None) -> Optional["Store"]:
@@ -539,7 +540,27 @@ class Store:
             if len(pending) >= batch:
                 flush()
         flush()
+        self._analyze()
         return outcomes
+
+    def _analyze(self, only_if_never: bool = False) -> None:
+        """Give the database's planner statistics on the catalog's tables (ANALYZE). Without them SQLite picks the
+        (part, year) index for "these texts (or this report) within part 5, years t-3..t-1" and scans thousands of
+        rows instead of the selective text_id / sha256 index (measured at 10,000 reports: 18 ms against <1 ms).
+        After a batch of reports is indexed; on opening an SQLite catalog that never had them."""
+        import sqlalchemy as sa
+        try:
+            with self.engine.begin() as c:
+                if self.engine.dialect.name == "sqlite":
+                    if only_if_never and c.exec_driver_sql(
+                            "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").first():
+                        return
+                    c.exec_driver_sql("ANALYZE")
+                elif not only_if_never:
+                    for name in ("store_passages", "store_texts", "store_reports"):
+                        c.exec_driver_sql(f"ANALYZE {name}")
+        except sa.exc.DBAPIError:
+            pass  # statistics are an optimisation only (e.g. a read-only database)
 
     def pending_dense(self) -> int:
         """How many distinct passage texts still wait for their dense vector."""

@@ -417,3 +417,29 @@ def test_a_stopped_fill_keeps_the_batch_it_has_in_hand():
         got.append(batch[0][0])
         stop.set()
     assert got == ["0", "32"]
+
+
+def test_the_catalog_has_planner_statistics_so_filters_use_the_selective_index(tmp_path):
+    """Without ANALYZE, SQLite answered "these texts within part 5, years ..." through the (part, year) index,
+    scanning every passage of those years (docs/performance.md); with statistics it uses text_id's index."""
+    d = tmp_path / "s"
+    plan_sql = ("EXPLAIN QUERY PLAN SELECT id FROM store_passages WHERE text_id IN ('a', 'b') AND part = 5 "
+                "AND year >= 2019 AND year <= 2022 AND sha256 != 'x'")
+    with Store(d, embeddings="ngram", db_url="", chroma_url="") as s:
+        rows = [{"id": f"p{i}", "sha256": f"r{i // 10}", "agency_key": "a", "agency_name": "a", "year": 2019 + i % 4,
+                 "part": 5, "paragraph": i % 10, "line": 1, "source": "x", "text_id": f"t{i}"} for i in range(3000)]
+        with s.engine.begin() as c:
+            c.execute(sa.insert(s.t["passages"]), rows)
+            c.exec_driver_sql("DROP TABLE IF EXISTS sqlite_stat1")
+
+        def plan() -> str:
+            with s.engine.connect() as c:
+                return " ".join(str(r) for r in c.exec_driver_sql(plan_sql))
+        assert "part_year" in plan()  # what the planner does without statistics
+        s.index_paths([FIX / "pingtan_2022_county_tsv.txt"])  # a build ends with ANALYZE
+        assert "text_id" in plan()
+        with s.engine.begin() as c:
+            c.exec_driver_sql("DROP TABLE sqlite_stat1")
+    with Store(d, db_url="", chroma_url="") as s:  # a catalog without statistics gets them when opened
+        with s.engine.connect() as c:
+            assert "text_id" in " ".join(str(r) for r in c.exec_driver_sql(plan_sql))
