@@ -52,6 +52,7 @@ ENV_CHROMA_URL = "REVIEW_CHROMA_URL"
 BATCH_REPORTS = 64  # reports written to the catalog and Chroma in one go
 EMBED_BATCH = 32  # texts per embedding task
 BRUTE_FORCE_MAX = 1000  # a filter that allows at most this many texts is ranked exactly, without HNSW
+WIDE_MIN_SHARE = 0.25  # a filter allowing at least this share of the texts searches unfiltered, wider (_wide_n)
 CANDIDATE_CACHE = 256  # filters whose candidate texts are kept between queries (until the catalog changes)
 
 
@@ -840,9 +841,12 @@ class Store:
 
     def _wide_n(self, n: int, allowed: int) -> Optional[int]:
         """How many unfiltered results to ask for so that about 2n fall in a filter allowing `allowed` texts; None
-        when the filter allows too small a share for that (under 5%)."""
+        when the filter allows too small a share for that (under WIDE_MIN_SHARE). Measured at 10,000 reports, part
+        5 of three years (8% of the texts): the unfiltered search for ~490 results took 31 ms (n-grams) and 12 ms
+        (dense) and still kept too few 83% / 52% of the time, while Chroma's `ids=` with the ~8,300 ids took 26
+        and 12 ms: below a quarter of the texts, `ids=` at once is faster."""
         total = self._count("texts")
-        if not total or allowed / total < 0.05:
+        if not total or allowed / total < WIDE_MIN_SHARE:
             return None
         return min(total, int(2 * n * total / allowed) + 10)
 
