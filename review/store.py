@@ -583,8 +583,7 @@ class Store:
             return 0
         coll, spec = self.collections[DENSE]
         tt = self.t["texts"]
-        with self.engine.connect() as c:
-            todo = [(tid, tx) for tid, tx in c.execute(sa.select(tt.c.id, tt.c.text).where(tt.c.dense == 0))]
+        todo = self._dense_todo()
         total, done = len(todo), 0
         if progress:
             progress(0, total)
@@ -611,6 +610,24 @@ class Store:
             self._cache_vectors(key, [tx for _, tx in items], vecs)
             write(items, vecs)
         return done
+
+    def _dense_todo(self) -> list[tuple[str, str]]:
+        """(text id, text) of the texts without a dense vector, in the order they are worth most: part 五's texts
+        first (drafting 存在的主要问题及改进情况 searches prior reports' part 五 by meaning: review/llm/draft.py),
+        then by their newest year, newest first (searches ask for the years just before the report's). A region's
+        full fill takes hours on a small machine (docs/performance.md); what is most asked for is ready first."""
+        import sqlalchemy as sa
+        tt, p = self.t["texts"], self.t["passages"]
+        rank = (sa.select(p.c.text_id.label("tid"),
+                          sa.func.min(sa.case((p.c.part == 5, 0), else_=1)).label("prio"),
+                          sa.func.max(p.c.year).label("latest"))
+                .group_by(p.c.text_id).subquery())
+        q = (sa.select(tt.c.id, tt.c.text)
+             .select_from(tt.outerjoin(rank, rank.c.tid == tt.c.id))
+             .where(tt.c.dense == 0)
+             .order_by(sa.func.coalesce(rank.c.prio, 2), sa.func.coalesce(rank.c.latest, 0).desc(), tt.c.id))
+        with self.engine.connect() as c:
+            return [(tid, tx) for tid, tx in c.execute(q)]
 
     def fill_dense_in_background(self, workers: int = 1) -> threading.Thread:
         """fill_dense() in a daemon thread (for a long-running process such as the UI); the thread's `stop`

@@ -443,3 +443,26 @@ def test_the_catalog_has_planner_statistics_so_filters_use_the_selective_index(t
     with Store(d, db_url="", chroma_url="") as s:  # a catalog without statistics gets them when opened
         with s.engine.connect() as c:
             assert "text_id" in " ".join(str(r) for r in c.exec_driver_sql(plan_sql))
+
+
+def test_dense_fill_order_part_five_first_then_newest_years(tmp_path, backend):
+    """A region's dense fill takes hours: part 五's texts (what drafting searches by meaning) come first, then the
+    newest years; every text waiting is in the list once."""
+    d = tmp_path / "order"
+    with backend.store(d) as s:
+        s.index_paths([FIX / "pingtan_2019_county_cells.txt", FIX / "pingtan_2021_county_pipe.txt",
+                       FIX / "pingtan_2022_county_tsv.txt"])
+        todo = s._dense_todo()
+        assert len(todo) == s.pending_dense() == len({tid for tid, _ in todo})
+        p = s.t["passages"]
+        with s.engine.connect() as c:
+            rows = c.execute(sa.select(p.c.text_id, p.c.part, p.c.year)).fetchall()
+        parts: dict[str, set] = {}
+        years: dict[str, int] = {}
+        for tid, part, year in rows:
+            parts.setdefault(tid, set()).add(part)
+            years[tid] = max(years.get(tid, 0), year or 0)
+        key = [(0 if 5 in parts[tid] else 1, -years[tid]) for tid, _ in todo]
+        assert key == sorted(key)
+        assert key[0][0] == 0 and key[-1][0] == 1  # both kinds are there: the order is tested, not assumed
+        assert len({y for _, y in key}) > 1
