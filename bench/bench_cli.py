@@ -82,6 +82,30 @@ def plateau(folder: Path, n: int, env: dict) -> None:
               f"number cache {d['number_cache']:>6}, cell cache {d['cell_cache']:>6}")
 
 
+def _spin(n: int) -> int:
+    s = 0
+    for i in range(n):
+        s += i * i % 7
+    return s
+
+
+def core_scaling(n: int = 4_000_000) -> float:
+    """How much two processes get done against one, on a pure-Python loop: about 2.0 when the machine really gives
+    this run two cores, less when the host shares them with others (then no command here can scale either)."""
+    import multiprocessing
+    t = time.perf_counter()
+    _spin(n)
+    one = time.perf_counter() - t
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_spin, args=(n,)) for _ in range(2)]
+    t = time.perf_counter()
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    return 2 * one / (time.perf_counter() - t)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[500, 5000])
@@ -92,7 +116,8 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="bench_cli_"))
     env = {**os.environ, "REVIEW_DATA_DIR": str(work / "no-store")}
     print(f"bench_cli {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {os.cpu_count()} CPUs, "
-          f"load {os.getloadavg()[0]:.1f}, Python {platform.python_version()}")
+          f"load {os.getloadavg()[0]:.1f}, Python {platform.python_version()}; two processes on a pure-Python loop "
+          f"do {core_scaling():.2f}x the work of one (2.0: two free cores)")
     print(f"{'files':>6} {'run':<22} {'seconds':>8} {'files/s':>8} {'x floor':>8} {'main MiB':>9} "
           f"{'worker MiB':>10} {'total MiB':>9}")
     try:
