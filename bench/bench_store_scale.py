@@ -77,7 +77,7 @@ def synthetic_dense(store: Store, seed: int = 0) -> float:
         part = todo[i:i + 512]
         v = rng.standard_normal((len(part), 384)).astype(np.float32)
         v /= np.linalg.norm(v, axis=1, keepdims=True)
-        coll.upsert(ids=[t for t, _ in part], documents=[x for _, x in part], embeddings=list(v))
+        coll.upsert(ids=[t for t, _ in part], embeddings=list(v))  # as Store.fill_dense writes: no documents
         with store.engine.begin() as c:
             c.execute(sa.update(tt).where(tt.c.id.in_([t for t, _ in part])).values(dense=1))
     return time.perf_counter() - t0

@@ -24,6 +24,7 @@ loading: threads may embed at the same time.
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 import struct
@@ -53,8 +54,7 @@ def _dequant(raw: np.ndarray) -> np.ndarray:
 class Tokenizer:
     """The engine's XLM-R unigram tokenizer (e5.c, tok_content), in Python."""
 
-    def __init__(self, pieces: list[str], piece_bytes: list[int], scores: np.ndarray, norm: dict[str, str],
-                 bos: int, eos: int, unk: int):
+    def __init__(self, pieces: list[str], scores: np.ndarray, norm: dict[str, str], bos: int, eos: int, unk: int):
         self.bos, self.eos, self.unk = bos, eos, unk
         self.ids: dict[str, int] = {}
         for i, p in enumerate(pieces):
@@ -64,7 +64,14 @@ class Tokenizer:
         # float32 scores as Python floats; the Viterbi sums in float32 like the engine (see _viterbi)
         self.scores = [float(s) for s in scores]
         self.unk_score = float(np.float32(scores.min()) - np.float32(10.0))
-        self.max_bytes = max(piece_bytes)
+        # The engine tries every piece length up to the longest piece's bytes at each character. A piece of two or
+        # more characters is found only where its first two characters stand, so the lengths worth trying at a
+        # position are bounded by the longest piece that starts with the two characters there (none: length 1
+        # only). Same pieces tried in the same order, so the same ids; about 5x fewer lookups for Chinese text.
+        self.reach: dict[str, int] = {}
+        for p in pieces:
+            if len(p) >= 2 and self.reach.get(p[:2], 0) < len(p):
+                self.reach[p[:2]] = len(p)
         self.norm = norm
         self._norm_table = str.maketrans(norm) if norm else None
 
@@ -80,8 +87,7 @@ class Tokenizer:
         """Token ids without <s> and </s>, as the engine feeds them (prefix included by the caller)."""
         s = self._normalise(text)
         n = len(s)
-        nbytes = [len(ch.encode("utf-8", "surrogatepass")) for ch in s]
-        ids, scores, maxb = self.ids, self.scores, self.max_bytes
+        ids, scores, reach = self.ids, self.scores, self.reach
         f32 = _f32
         neg = -1e30
         best = [neg] * (n + 1)
@@ -93,11 +99,8 @@ class Tokenizer:
             bi = best[i]
             if bi <= -1e29:
                 continue
-            length = 0
-            for e in range(i + 1, n + 1):
-                length += nbytes[e - 1]
-                if length > maxb:
-                    break
+            r = reach.get(s[i:i + 2], 1)
+            for e in range(i + 1, min(i + r, n) + 1):
                 idx = ids.get(s[i:e])
                 if idx is not None:
                     sc = f32(bi + scores[idx])
@@ -164,7 +167,8 @@ class E5Engine:
             q += 5 + 4 * no
             norm[chr(cp)] = "".join(chr(c) for c in outs)
         o += nmb
-        self.tok = Tokenizer(pieces, [len(p) for p in raw_pieces], scores, norm, bos, eos, unk)
+        self.tok = Tokenizer(pieces, scores, norm, bos, eos, unk)
+        self._ids = functools.lru_cache(maxsize=512)(lambda t: tuple(self.tok.content_ids(t)))
         (ndir,) = struct.unpack_from("<i", b, o)
         o += 4
         tensors: dict[str, tuple[int, int, int]] = {}
@@ -214,8 +218,10 @@ class E5Engine:
 
     # ------------------------------------------------------------------ tokens
 
-    def content_ids(self, text: str, is_query: bool = False) -> list[int]:
-        return self.tok.content_ids(("query: " if is_query else "passage: ") + text)
+    def content_ids(self, text: str, is_query: bool = False) -> tuple[int, ...]:
+        """The content token ids of `text` with its E5 prefix; the last few hundred are kept, since a store's fill
+        counts a passage's tokens (review.embeddings.head) just before embedding it."""
+        return self._ids(("query: " if is_query else "passage: ") + text)
 
     def token_count(self, text: str, is_query: bool = False) -> int:
         """Tokens fed for `text`, prefix and <s></s> included (the engine's e5_token_count)."""
@@ -272,17 +278,17 @@ class E5Engine:
             x = self._layernorm(fo, lnow, lnob)
         return np.add.reduceat(x, bounds[:-1], axis=0) / np.asarray(lens, dtype=np.float32)[:, None]
 
-    def encode(self, texts: Sequence[str], is_query: bool = False, max_tokens: int = 2048) -> np.ndarray:
+    def encode(self, texts: Sequence[str], is_query: bool = False, max_tokens: int = 768) -> np.ndarray:
         """L2-normalised embeddings, one row per text. A text beyond 510 content tokens is split into windows
         whose means are averaged weighted by their tokens, as the engine does. Windows go through the encoder
-        `max_tokens` tokens at a time (a few texts: 4-8 texts of ~200 tokens measured fastest, the activations stay
-        in cache)."""
+        `max_tokens` tokens at a time: 700 to 1,000 tokens measured fastest with two processes embedding (the
+        activations stay in cache; 2,048 was 10% slower)."""
         wmax = self.MAXP - 2
         windows: list[tuple[int, list[int]]] = []
         for i, t in enumerate(texts):
             c = self.content_ids(t, is_query)
             for a in range(0, max(len(c), 1), wmax):
-                windows.append((i, c[a:a + wmax]))
+                windows.append((i, list(c[a:a + wmax])))
         out = np.zeros((len(texts), self.H), dtype=np.float32)
         weight = np.zeros(len(texts), dtype=np.float64)
         for batch in self._batches(windows, max_tokens):

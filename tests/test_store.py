@@ -329,9 +329,11 @@ def test_dense_vectors_and_queries_embed_the_head(tmp_path, backend):
         s.fill_dense(workers=1)
         coll, _ = s.collections[DENSE]
         got = coll.get(include=["embeddings", "documents"])
-        longest = max(range(len(got["ids"])), key=lambda i: len(got["documents"][i]))
-        text = got["documents"][longest]
-        assert e5.token_count(text) > 24  # the whole text is kept as the document, its head embedded
+        assert set(got["documents"]) == {None}  # the texts are in the catalog (and the n-gram collection)
+        texts = s._texts(got["ids"])
+        longest = max(range(len(got["ids"])), key=lambda i: len(texts[got["ids"][i]]))
+        text = texts[got["ids"][longest]]
+        assert e5.token_count(text) > 24  # the whole text is kept in the catalog, its head embedded
         vec = np.asarray(got["embeddings"][longest])
         assert np.allclose(vec, e5.embed_documents([head(text, 24, e5)])[0], atol=1e-5)
         assert not np.allclose(vec, e5.embed_documents([text])[0], atol=1e-3)
